@@ -1,0 +1,285 @@
+"""The Emulation: one SimPy environment, random streams, topology, subsystems and decision rounds."""
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import simpy
+import simpy.rt
+
+from emulator.config import Scenario, dump_scenario
+from emulator.control import ControlPoint, Indication
+from emulator.errors import ActionError
+from emulator.streams import RandomStreams
+from emulator.traces import Traces
+
+log = logging.getLogger("ranemu")
+
+# Subsystems built when their scenario section is present: section -> "module:function(emu)".
+SUBSYSTEMS = {"ran": "emulator.ran.subsystem:build", "mec": "emulator.mec.subsystem:build"}
+
+
+class Subsystem(ABC):
+    """A part of the world (RAN, MEC) that registers SimPy processes and control points."""
+
+    name: str = "subsystem"
+
+    @abstractmethod
+    def start(self) -> None:
+        """Register processes on `emu.env` and control points with `emu.add_control_point`."""
+
+    def reset_episode(self) -> None:
+        """Start a new episode inside the running emulation (never by restarting a process)."""
+
+    def summary(self) -> dict[str, Any]:
+        return {}
+
+    def report(self, run_dir: Path) -> list[Path]:
+        """Write report files (PNGs) into the run folder; return their paths."""
+        return []
+
+
+class Decider(Protocol):
+    """Supplies actions at a decision epoch (in-process policies, or the ZeroMQ bridge)."""
+
+    def decide(self, emu: "Emulation", indications: list[Indication]) -> dict[str, Any]:
+        """Return {point name: action}; a missing point (or None) means fallback for that point."""
+
+
+class PolicyDecider:
+    """In-process decider: each point's built-in policy named by `agents.policies[kind]`."""
+
+    def __init__(self, policies: dict[str, str] | None = None):
+        self.policies = dict(policies or {})
+
+    def decide(self, emu: "Emulation", indications: list[Indication]) -> dict[str, Any]:
+        out = {}
+        for ind in indications:
+            cp = emu.control_points[ind.point]
+            out[ind.point] = cp.policy(self.policies.get(cp.kind, "default"))(ind)
+        return out
+
+
+class LatenessMonitor:
+    """Real-time mode: how late (wall clock) the emulation reached each tick of simulated time."""
+
+    def __init__(self, env: simpy.rt.RealtimeEnvironment, period: float, factor: float):
+        self.env, self.period, self.factor = env, period, factor
+        self.samples: list[float] = []
+        self._t0_wall: float | None = None
+
+    def process(self):
+        self._t0_wall = time.monotonic() - self.env.now * self.factor
+        while True:
+            yield self.env.timeout(self.period)
+            due = self._t0_wall + self.env.now * self.factor
+            self.samples.append(max(0.0, time.monotonic() - due))
+
+    def stats(self) -> dict[str, float]:
+        if not self.samples:
+            return {"ticks": 0}
+        s = np.asarray(self.samples) * 1e3
+        return {
+            "ticks": int(s.size),
+            "p50_ms": float(np.percentile(s, 50)),
+            "p99_ms": float(np.percentile(s, 99)),
+            "max_ms": float(s.max()),
+        }
+
+
+def make_run_dir(scenario: Scenario, base: str | Path | None = None) -> Path:
+    """`runs/<scenario>-<timestamp>/` (a numeric suffix keeps two runs in one second apart)."""
+    root = Path(base if base is not None else scenario.output.dir)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = root / f"{scenario.name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{scenario.name}-{stamp}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+class Emulation:
+    """Everything one run needs. Build from a validated Scenario; then `run()` (push mode) or
+    drive it step by step with `advance()` / `submit()` (pull mode, used by in-process envs)."""
+
+    def __init__(self, scenario: Scenario, run_dir: Path | None = None, decider: Decider | None = None,
+                 pull: bool = False):
+        self.scenario = scenario
+        self.run_dir = run_dir
+        self.realtime = scenario.clock.mode == "realtime"
+        if self.realtime:
+            # simpy.rt factor = wall seconds per simulated second; strict=False: late steps are
+            # measured, not fatal.
+            self.env: simpy.Environment = simpy.rt.RealtimeEnvironment(
+                factor=1.0 / scenario.clock.realtime_factor, strict=False
+            )
+        else:
+            self.env = simpy.Environment()
+        self.tti = scenario.clock.tti_ms * 1e-3
+        self.streams = RandomStreams(scenario.seed)
+        self.traces = Traces(run_dir, scenario.output.flush_rows if scenario.output.traces else 1 << 30)
+        if run_dir is not None:
+            (run_dir / "config.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
+            self._log_handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+            self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logging.getLogger("ranemu").addHandler(self._log_handler)
+            logging.getLogger("ranemu").setLevel(logging.INFO)
+        else:
+            self._log_handler = None
+
+        from topology.build import build_topology  # the topology layer sits below the emulator
+
+        self.graph = build_topology(scenario.topology)
+        self.control_points: dict[str, ControlPoint] = {}
+        self.decider: Decider | None = None if pull else (decider or PolicyDecider(scenario.agents.policies))
+        self.fallback_mode = scenario.agents.fallback
+        self.telemetry: list[Callable[[str, dict], None]] = []
+        self.step_listeners: list[Callable[[int, float], None]] = []
+        self.episode = 0
+        self._pending: list[tuple[list[Indication], simpy.Event]] = []
+        self.lateness = (
+            LatenessMonitor(self.env, self.tti, 1.0 / scenario.clock.realtime_factor) if self.realtime else None
+        )
+        self.subsystems: list[Subsystem] = []
+        for section, target in SUBSYSTEMS.items():
+            if getattr(scenario, section) is not None:
+                mod, fn = target.split(":")
+                self.subsystems.append(getattr(importlib.import_module(mod), fn)(self))
+        for sub in self.subsystems:
+            sub.start()
+        self._started = False
+        self.closed = False
+
+    # -- control points and decisions --------------------------------------------------------
+    def add_control_point(self, cp: ControlPoint) -> None:
+        if cp.name in self.control_points:
+            raise ValueError(f"duplicate control point {cp.name!r}")
+        self.control_points[cp.name] = cp
+
+    def decision(self, indications: list[Indication]) -> simpy.Event:
+        """Called by a subsystem process at a decision epoch; `yield` the returned event.
+
+        Push mode: the decider answers now and the actions are applied before the event fires.
+        Pull mode: the event stays pending until `submit()` supplies the actions.
+        """
+        for ind in indications:
+            self.control_points[ind.point].counters["decisions"] += 1
+        ev = self.env.event()
+        if self.decider is None:
+            self._pending.append((indications, ev))
+            return ev
+        actions = self.decider.decide(self, indications)
+        self._apply_all(indications, actions)
+        ev.succeed(actions)
+        return ev
+
+    def _apply_all(self, indications: list[Indication], actions: dict[str, Any]) -> dict[str, str]:
+        """Apply each point's action, or its fallback; returns {point: reason} for rejected ones."""
+        errors = {}
+        for ind in indications:
+            cp = self.control_points[ind.point]
+            action = actions.get(ind.point)
+            if action is None:
+                cp.fallback(self.fallback_mode)
+                continue
+            try:
+                cp.apply(action)
+            except ActionError as exc:
+                errors[ind.point] = exc.reason
+                log.warning("rejected action for %s at step %d: %s", ind.point, ind.step, exc.reason)
+        return errors
+
+    def pending(self) -> list[Indication]:
+        return [ind for inds, _ in self._pending for ind in inds]
+
+    def advance(self, until: float | None = None) -> list[Indication]:
+        """Pull mode: run until decisions are pending (returned) or the horizon is reached ([])."""
+        horizon = self.scenario.duration if until is None else until
+        self._start()
+        while not self._pending:
+            if self.env.peek() > horizon or self.env.peek() == float("inf"):
+                if self.env.now < horizon:
+                    self.env.run(until=horizon)
+                return []
+            self.env.step()
+        return self.pending()
+
+    def submit(self, actions: dict[str, Any]) -> dict[str, str]:
+        """Pull mode: actions for every pending indication; returns {point: reason} for rejected ones."""
+        errors: dict[str, str] = {}
+        pending, self._pending = self._pending, []
+        for inds, ev in pending:
+            errors.update(self._apply_all(inds, actions))
+            ev.succeed(actions)
+        return errors
+
+    def publish(self, topic: str, payload: dict) -> None:
+        """Per-period KPIs for telemetry subscribers (the bridge's PUB socket, dashboards)."""
+        for sink in self.telemetry:
+            sink(topic, payload)
+
+    def end_of_step(self, step: int) -> None:
+        for fn in self.step_listeners:
+            fn(step, self.env.now)
+
+    def new_episode(self) -> None:
+        self.episode += 1
+        for sub in self.subsystems:
+            sub.reset_episode()
+
+    # -- running -------------------------------------------------------------------------------
+    def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            if self.lateness is not None:
+                self.env.process(self.lateness.process())
+
+    def run(self, until: float | None = None, progress: Callable[[float], None] | None = None,
+            chunk: float | None = None) -> None:
+        """Run to `until` (default: scenario duration). `progress(now)` is called every `chunk` s."""
+        if self.decider is None:
+            raise RuntimeError("run() needs a decider; in pull mode use advance()/submit()")
+        horizon = self.scenario.duration if until is None else float(until)
+        self._start()
+        if chunk is None:
+            chunk = max(horizon / 200.0, self.tti)
+        t = self.env.now
+        while t < horizon:
+            t = min(horizon, t + chunk)
+            self.env.run(until=t)
+            if progress is not None:
+                progress(self.env.now)
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scenario": self.scenario.name, "seed": self.scenario.seed,
+                               "simulated_s": float(self.env.now)}
+        for sub in self.subsystems:
+            out[sub.name] = sub.summary()
+        out["control_points"] = {name: dict(cp.counters) for name, cp in self.control_points.items()}
+        if self.lateness is not None:
+            out["realtime_lateness"] = self.lateness.stats()
+        return out
+
+    def close(self, report: bool | None = None) -> list[Path]:
+        """Close traces and, with a run folder, write the report; safe to call twice."""
+        if self.closed:
+            return []
+        self.closed = True
+        self.traces.close()
+        files: list[Path] = []
+        want = self.scenario.output.report if report is None else report
+        if self.run_dir is not None and want:
+            for sub in self.subsystems:
+                files += sub.report(self.run_dir)
+        if self._log_handler is not None:
+            logging.getLogger("ranemu").removeHandler(self._log_handler)
+            self._log_handler.close()
+        return files

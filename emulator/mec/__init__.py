@@ -1,0 +1,1 @@
+"""MEC offloading: IoT devices, tasks, uplink, MEC servers, execution, energy and control points."""

@@ -1,0 +1,1 @@
+"""Network topology as networkx graphs: sites, cells, MEC servers, backhaul, neighbour relations."""
