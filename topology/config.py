@@ -20,6 +20,14 @@ class HexLayout(StrictModel):
     wrap_around: bool = Field(False, description="distances as the minimum over the 7 wrap-around images (needs a full ring layout: 7, 19, 37 ... sites)")
     height_m: float = Field(25.0, gt=0, le=300, description="BS antenna height; 25 m is the WINNER+ C2 / 38.901 UMa default")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _omni_boresight(cls, data):
+        # A 1-sector (omni) site needs one boresight; default it to east instead of demanding [0].
+        if isinstance(data, dict) and data.get("sectors") == 1 and "boresights_deg" not in data:
+            data = {**data, "boresights_deg": [0.0]}
+        return data
+
     @model_validator(mode="after")
     def _check(self):
         if len(self.boresights_deg) != self.sectors:
@@ -56,6 +64,15 @@ class ExplicitLayout(StrictModel):
 
     kind: Literal["explicit"]
     sites: list[ExplicitSite] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        seen: dict[tuple[float, float], int] = {}
+        for i, s in enumerate(self.sites):
+            j = seen.setdefault((s.x_m, s.y_m), i)
+            if j != i:
+                raise ValueError(f"sites[{j}] and sites[{i}] are both at ({s.x_m}, {s.y_m}); give each site its own position")
+        return self
 
 
 Layout = Annotated[Union[HexLayout, ExplicitLayout], Field(discriminator="kind")]
@@ -106,10 +123,30 @@ class CoreMec(StrictModel):
     y_m: float | None = None
     backhaul: BackhaulLink = Field(default_factory=lambda: BackhaulLink(latency_ms=5.0, capacity_mbps=10_000.0))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _free_placement(cls, data):
+        # Coordinates without an explicit site mean "placed freely": drop the site-0 default.
+        if isinstance(data, dict) and ("x_m" in data or "y_m" in data) and "site" not in data:
+            data = {**data, "site": None}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self):
+        free = self.x_m is not None or self.y_m is not None
+        if self.site is None and not (self.x_m is not None and self.y_m is not None):
+            raise ValueError("give either site (index) or both x_m and y_m")
+        if self.site is not None and free:
+            raise ValueError("give either site or x_m/y_m, not both")
+        return self
+
 
 class MecPlacement(StrictModel):
     servers: Literal["none", "per_site"] | list[MecServerPlace] = "none"
     core: CoreMec | None = None
+    # MEC-to-site link for servers without their own `backhaul`. Our choice (the MEC paper leaves
+    # it open): a server in the site's cabinet behind a local switch, 0.1 ms and 10 Gbit/s.
+    default_backhaul: BackhaulLink = Field(default_factory=lambda: BackhaulLink(latency_ms=0.1, capacity_mbps=10_000.0))
 
 
 class Neighbours(StrictModel):
@@ -127,3 +164,19 @@ class TopologyConfig(StrictModel):
     site_backhaul: BackhaulLink = Field(default_factory=BackhaulLink)
     mec: MecPlacement = Field(default_factory=MecPlacement)
     neighbours: Neighbours = Field(default_factory=Neighbours)
+
+    @property
+    def num_sites(self) -> int:
+        """Number of sites the layout places."""
+        return self.layout.num_sites if isinstance(self.layout, HexLayout) else len(self.layout.sites)
+
+    @model_validator(mode="after")
+    def _site_indices(self):
+        n = self.num_sites
+        if isinstance(self.mec.servers, list):
+            for j, srv in enumerate(self.mec.servers):
+                if srv.site is not None and srv.site >= n:
+                    raise ValueError(f"mec.servers[{j}].site = {srv.site} is out of range: the layout has {n} sites (0..{n - 1})")
+        if self.mec.core is not None and self.mec.core.site is not None and self.mec.core.site >= n:
+            raise ValueError(f"mec.core.site = {self.mec.core.site} is out of range: the layout has {n} sites (0..{n - 1})")
+        return self
