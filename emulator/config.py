@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from emulator.errors import ConfigError
 from emulator.mec.config import MecConfig
@@ -78,12 +78,6 @@ class Scenario(StrictModel):
     mec: MecConfig | None = None
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
-
-    @model_validator(mode="after")
-    def _something_to_run(self):
-        if self.ran is None and self.mec is None:
-            raise ValueError("a scenario needs a `ran` or a `mec` section (or both)")
-        return self
 
 
 def _loc_to_path(loc: tuple) -> str:

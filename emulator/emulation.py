@@ -15,7 +15,7 @@ import simpy.rt
 
 from emulator.config import Scenario, dump_scenario
 from emulator.control import ControlPoint, Indication
-from emulator.errors import ActionError
+from emulator.errors import ActionError, RanemuError
 from emulator.streams import RandomStreams
 from emulator.traces import Traces
 
@@ -111,7 +111,9 @@ class Emulation:
     drive it step by step with `advance()` / `submit()` (pull mode, used by in-process envs)."""
 
     def __init__(self, scenario: Scenario, run_dir: Path | None = None, decider: Decider | None = None,
-                 pull: bool = False):
+                 pull: bool = False, subsystems: list[Callable[["Emulation"], Subsystem]] | None = None):
+        """`subsystems`: builders to use instead of the ones the scenario's sections select
+        (how a user plugs a world of their own into the same clock, decisions and traces)."""
         self.scenario = scenario
         self.run_dir = run_dir
         self.realtime = scenario.clock.mode == "realtime"
@@ -148,11 +150,15 @@ class Emulation:
         self.lateness = (
             LatenessMonitor(self.env, self.tti, 1.0 / scenario.clock.realtime_factor) if self.realtime else None
         )
-        self.subsystems: list[Subsystem] = []
-        for section, target in SUBSYSTEMS.items():
-            if getattr(scenario, section) is not None:
-                mod, fn = target.split(":")
-                self.subsystems.append(getattr(importlib.import_module(mod), fn)(self))
+        if subsystems is None:
+            subsystems = [
+                getattr(importlib.import_module(target.split(":")[0]), target.split(":")[1])
+                for section, target in SUBSYSTEMS.items()
+                if getattr(scenario, section) is not None
+            ]
+        if not subsystems:
+            raise RanemuError(f"scenario {scenario.name!r} has neither a `ran` nor a `mec` section: nothing to emulate")
+        self.subsystems: list[Subsystem] = [build(self) for build in subsystems]
         for sub in self.subsystems:
             sub.start()
         self._started = False
@@ -200,9 +206,15 @@ class Emulation:
     def pending(self) -> list[Indication]:
         return [ind for inds, _ in self._pending for ind in inds]
 
+    def _horizon(self, until: float | None) -> float:
+        """The run includes events due at the horizon itself, also when float sums of periods
+        land a hair past it (20 × 0.1 s = 2.0000000000000004 s)."""
+        h = self.scenario.duration if until is None else float(until)
+        return h + 1e-9 * max(1.0, abs(h))
+
     def advance(self, until: float | None = None) -> list[Indication]:
         """Pull mode: run until decisions are pending (returned) or the horizon is reached ([])."""
-        horizon = self.scenario.duration if until is None else until
+        horizon = self._horizon(until)
         self._start()
         while not self._pending:
             if self.env.peek() > horizon or self.env.peek() == float("inf"):
@@ -247,7 +259,7 @@ class Emulation:
         """Run to `until` (default: scenario duration). `progress(now)` is called every `chunk` s."""
         if self.decider is None:
             raise RuntimeError("run() needs a decider; in pull mode use advance()/submit()")
-        horizon = self.scenario.duration if until is None else float(until)
+        horizon = self._horizon(until)
         self._start()
         if chunk is None:
             chunk = max(horizon / 200.0, self.tti)

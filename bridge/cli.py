@@ -1,0 +1,258 @@
+"""The `ranemu` command line: run, validate, topology, radio, sweep, keys, demo."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from emulator.errors import ConfigError, RanemuError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _scenario_path(name: str) -> Path:
+    """A bundled scenario: scenarios/<name> in the source tree (editable install) or the cwd."""
+    for base in (REPO_ROOT / "scenarios", Path.cwd() / "scenarios"):
+        if (base / name).exists():
+            return base / name
+    raise RanemuError(f"bundled scenario {name!r} not found under {REPO_ROOT / 'scenarios'}")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _load(path: str, args: argparse.Namespace, extra: dict[str, Any] | None = None):
+    from emulator.config import load_scenario, parse_override
+
+    overrides = dict(parse_override(p) for p in getattr(args, "param", None) or [])
+    if getattr(args, "seed", None) is not None:
+        overrides["seed"] = args.seed
+    overrides.update(extra or {})
+    return load_scenario(path, overrides)
+
+
+# -- subcommands --------------------------------------------------------------------------------
+def cmd_validate(args) -> int:
+    from emulator.config import load_scenario
+
+    bad = 0
+    for path in args.files:
+        try:
+            sc = load_scenario(path)
+        except ConfigError as exc:
+            bad += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        parts = [k for k in ("ran", "mec") if getattr(sc, k) is not None]
+        print(f"ok: {path} (scenario {sc.name!r}, seed {sc.seed}, {sc.duration:g} s, {'+'.join(parts)})")
+    return 1 if bad else 0
+
+
+def cmd_topology(args) -> int:
+    from topology.build import build_topology
+    from topology.plot import plot_topology
+    from topology.query import summary
+
+    sc = _load(args.file, args)
+    graph = build_topology(sc.topology)
+    info = summary(graph)
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key:<{width}}  {value}")
+    out = Path(args.out) if args.out else Path(sc.output.dir) / f"{sc.name}-topology.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot_topology(graph, out)
+    print(f"map: {out}")
+    return 0
+
+
+def _print_summary(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    summary = result.summary
+    for section, body in summary.items():
+        if not isinstance(body, dict):
+            continue
+        for key, value in body.items():
+            if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+                table = Table(title=f"{section}: {key}")
+                for col in value[0]:
+                    table.add_column(str(col), justify="right")
+                for row in value:
+                    table.add_row(*(_fmt(row.get(c)) for c in value[0]))
+                console.print(table)
+    scalars = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
+    console.print(" ".join(f"{k}={_fmt(v)}" for k, v in scalars.items()))
+    if "bridge" in summary and isinstance(summary["bridge"], dict):
+        b = summary["bridge"]
+        keys = [k for k in b if not isinstance(b[k], (dict, list))]
+        console.print("bridge: " + " ".join(f"{k}={_fmt(b[k])}" for k in keys))
+    if "realtime_lateness" in summary:
+        console.print("real-time clock lateness: " + " ".join(f"{k}={_fmt(v)}" for k, v in summary["realtime_lateness"].items()))
+    state = "interrupted — partial results kept" if result.interrupted else "done"
+    console.print(f"{state}: {result.run_dir}")
+    for f in result.files:
+        console.print(f"  report: {f}")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def cmd_run(args) -> int:
+    from bridge.runner import run_scenario
+
+    extra = {}
+    if args.realtime:
+        extra["clock.mode"] = "realtime"
+    sc = _load(args.file, args, extra)
+    result = run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
+                          progress=not args.quiet)
+    _print_summary(result)
+    return 130 if result.interrupted else 0
+
+
+def cmd_demo(args) -> int:
+    """The main job on the default scenario with agents attached (see README)."""
+    from bridge.runner import run_scenario
+
+    path = _scenario_path("slicing-12cell.yaml")
+    demo = _scenario_path("demo.yaml") if (REPO_ROOT / "scenarios" / "demo.yaml").exists() else path
+    sc = _load(str(demo), args)
+    result = run_scenario(sc, out_base=args.out, until=args.until, progress=True)
+    _print_summary(result)
+    return 130 if result.interrupted else 0
+
+
+def cmd_radio(args) -> int:
+    from emulator.radio.survey import survey, write_survey
+
+    sc = _load(args.file, args)
+    out = Path(args.out) if args.out else Path(sc.output.dir) / f"{sc.name}-radio"
+    result = survey(sc, n_ues=args.ues, min_distance_m=args.min_distance)
+    files = write_survey(result, out)
+    for f in files:
+        print(f"wrote {f}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from emulator.sweep import run_sweep
+
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()] if args.policies else []
+    out = run_sweep(args.file, params=args.param or [], policies=policies,
+                    out_dir=Path(args.out) if args.out else None, workers=args.workers,
+                    until=args.until, seeds=args.seeds)
+    print(f"sweep written to {out}")
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from bridge.keys import generate_keypair
+
+    public, secret = generate_keypair(Path(args.dir), args.name)
+    print(f"public key: {public}\nsecret key: {secret} (keep it private)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ranemu", description=__doc__.split(":")[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_overrides(sp):
+        sp.add_argument("--seed", type=_nonneg_int, help="override the scenario seed")
+        sp.add_argument("--param", action="append", metavar="PATH=VALUE",
+                        help="override a scenario field, e.g. ran.slices[0].throughput_mbps=3 (repeatable)")
+
+    sp = sub.add_parser("run", help="run a scenario")
+    sp.add_argument("file")
+    sp.add_argument("--until", type=_positive_float, help="simulated seconds (default: scenario duration)")
+    sp.add_argument("--out", help="base folder for the run folder (default: scenario output.dir)")
+    sp.add_argument("--wait-agents", type=_nonneg_int, default=0, metavar="N",
+                    help="wait for N agents started by hand before the clock starts")
+    sp.add_argument("--realtime", action="store_true", help="pace the clock to the wall clock")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    with_overrides(sp)
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("demo", help="the main job on the default scenario with agents attached")
+    sp.add_argument("--until", type=_positive_float)
+    sp.add_argument("--out")
+    with_overrides(sp)
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("validate", help="check scenario files without running them")
+    sp.add_argument("files", nargs="+")
+    sp.set_defaults(func=cmd_validate)
+
+    sp = sub.add_parser("topology", help="print a topology summary and write a PNG map")
+    sp.add_argument("file")
+    sp.add_argument("--out", help="PNG path")
+    with_overrides(sp)
+    sp.set_defaults(func=cmd_topology)
+
+    sp = sub.add_parser("radio", help="radio survey: coupling loss / SIR / SINR CDFs and coverage map")
+    sp.add_argument("file")
+    sp.add_argument("--ues", type=_nonneg_int, default=10000)
+    sp.add_argument("--min-distance", type=float, default=35.0, metavar="M")
+    sp.add_argument("--out", help="output folder")
+    with_overrides(sp)
+    sp.set_defaults(func=cmd_radio)
+
+    sp = sub.add_parser("sweep", help="run a parameter grid × policies and plot the objective")
+    sp.add_argument("file")
+    sp.add_argument("--param", action="append", metavar="PATH=RANGE", help="e.g. mec.num_devices=10:100:10")
+    sp.add_argument("--policies", help="comma-separated policy names, e.g. local,random,greedy")
+    sp.add_argument("--workers", type=_nonneg_int, help="parallel processes (default: CPU count)")
+    sp.add_argument("--seeds", type=_nonneg_int, default=1, help="seeds per grid point")
+    sp.add_argument("--until", type=_positive_float)
+    sp.add_argument("--out")
+    sp.set_defaults(func=cmd_sweep)
+
+    sp = sub.add_parser("keys", help="make a CURVE key pair for authenticated (non-loopback) agents")
+    sp.add_argument("dir")
+    sp.add_argument("--name", default="server")
+    sp.set_defaults(func=cmd_keys)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except RanemuError as exc:
+        print(f"ranemu: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ranemu: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

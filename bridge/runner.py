@@ -1,0 +1,97 @@
+"""Composition of one run: emulation + (optional) agent bridge + progress, signals, summary, report."""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.config import Scenario
+from emulator.emulation import Emulation, make_run_dir
+
+log = logging.getLogger("ranemu")
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    files: list[Path] = field(default_factory=list)
+    interrupted: bool = False
+    wall_s: float = 0.0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop cleanly and keep what was written."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def needs_bridge(scenario: Scenario, wait_agents: int) -> bool:
+    return bool(scenario.agents.processes) or wait_agents > 0 or scenario.agents.wait_agents > 0
+
+
+def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: float | None = None,
+                 wait_agents: int = 0, progress: bool = True, bridge: bool | None = None) -> RunResult:
+    """Run one scenario into a new run folder; Ctrl-C / SIGTERM stop cleanly with traces closed."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    run_dir = make_run_dir(scenario, out_base)
+    horizon = scenario.duration if until is None else float(until)
+    emu = Emulation(scenario, run_dir)
+    agent_bridge = None
+    interrupted = False
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    t0 = time.monotonic()
+    try:
+        if bridge if bridge is not None else needs_bridge(scenario, wait_agents):
+            from bridge.server import AgentBridge
+
+            agent_bridge = AgentBridge(emu, scenario.agents, run_dir)
+            agent_bridge.start()
+            n = max(wait_agents, scenario.agents.wait_agents)
+            if n:
+                agent_bridge.wait_for_agents(n, scenario.agents.wait_timeout_s)
+        log.info("run %s: horizon %.3f s, clock %s", scenario.name, horizon, scenario.clock.mode)
+        if progress:
+            columns = (TextColumn("[bold]{task.description}"), BarColumn(),
+                       TextColumn("{task.completed:.1f}/{task.total:.1f} sim s"), TimeElapsedColumn(),
+                       TimeRemainingColumn())
+            with Progress(*columns, transient=True) as bar:
+                task = bar.add_task(scenario.name, total=horizon)
+                emu.run(horizon, progress=lambda now: bar.update(task, completed=now))
+        else:
+            emu.run(horizon)
+    except KeyboardInterrupt:
+        interrupted = True
+        log.warning("interrupted at simulated t=%.3f s; closing traces", emu.env.now)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if agent_bridge is not None:
+            agent_bridge.close()
+        summary = emu.summary()
+        if agent_bridge is not None:
+            summary["bridge"] = agent_bridge.stats()
+        summary["interrupted"] = interrupted
+        wall = time.monotonic() - t0
+        summary["wall_s"] = wall
+        files = emu.close()
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
+    return RunResult(run_dir, summary, files, interrupted, wall)
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
