@@ -114,19 +114,7 @@ class Emulation:
                  pull: bool = False, subsystems: list[Callable[["Emulation"], Subsystem]] | None = None):
         """`subsystems`: builders to use instead of the ones the scenario's sections select
         (how a user plugs a world of their own into the same clock, decisions and traces)."""
-        self.scenario = scenario
         self.run_dir = run_dir
-        self.realtime = scenario.clock.mode == "realtime"
-        if self.realtime:
-            # simpy.rt factor = wall seconds per simulated second; strict=False: late steps are
-            # measured, not fatal.
-            self.env: simpy.Environment = simpy.rt.RealtimeEnvironment(
-                factor=1.0 / scenario.clock.realtime_factor, strict=False
-            )
-        else:
-            self.env = simpy.Environment()
-        self.tti = scenario.clock.tti_ms * 1e-3
-        self.streams = RandomStreams(scenario.seed)
         self.traces = Traces(run_dir, scenario.output.flush_rows if scenario.output.traces else 1 << 30)
         if run_dir is not None:
             (run_dir / "config.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
@@ -140,16 +128,11 @@ class Emulation:
         from topology.build import build_topology  # the topology layer sits below the emulator
 
         self.graph = build_topology(scenario.topology)
-        self.control_points: dict[str, ControlPoint] = {}
         self.decider: Decider | None = None if pull else (decider or PolicyDecider(scenario.agents.policies))
         self.fallback_mode = scenario.agents.fallback
         self.telemetry: list[Callable[[str, dict], None]] = []
         self.step_listeners: list[Callable[[int, float], None]] = []
         self.episode = 0
-        self._pending: list[tuple[list[Indication], simpy.Event]] = []
-        self.lateness = (
-            LatenessMonitor(self.env, self.tti, 1.0 / scenario.clock.realtime_factor) if self.realtime else None
-        )
         if subsystems is None:
             subsystems = [
                 getattr(importlib.import_module(target.split(":")[0]), target.split(":")[1])
@@ -158,11 +141,44 @@ class Emulation:
             ]
         if not subsystems:
             raise RanemuError(f"scenario {scenario.name!r} has neither a `ran` nor a `mec` section: nothing to emulate")
-        self.subsystems: list[Subsystem] = [build(self) for build in subsystems]
+        self._builders = list(subsystems)
+        self.closed = False
+        self._build_world(scenario)
+
+    def _build_world(self, scenario: Scenario) -> None:
+        """Clock, random streams, subsystems and control points for `scenario` (its seed)."""
+        self.scenario = scenario
+        self.realtime = scenario.clock.mode == "realtime"
+        if self.realtime:
+            # simpy.rt factor = wall seconds per simulated second; strict=False: late steps are
+            # measured, not fatal.
+            self.env: simpy.Environment = simpy.rt.RealtimeEnvironment(
+                factor=1.0 / scenario.clock.realtime_factor, strict=False
+            )
+        else:
+            self.env = simpy.Environment()
+        self.tti = scenario.clock.tti_ms * 1e-3
+        self.streams = RandomStreams(scenario.seed)
+        self.control_points: dict[str, ControlPoint] = {}
+        self._pending: list[tuple[list[Indication], simpy.Event]] = []
+        self.lateness = (
+            LatenessMonitor(self.env, self.tti, 1.0 / scenario.clock.realtime_factor) if self.realtime else None
+        )
+        self.subsystems: list[Subsystem] = [build(self) for build in self._builders]
         for sub in self.subsystems:
             sub.start()
         self._started = False
-        self.closed = False
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start over inside this process: a fresh world at t = 0 (optionally with a new seed).
+
+        Traces, telemetry sinks, step listeners and the decider are kept; trace rows of the new
+        world follow the old ones, with `episode` counting on. Used by envs' `reset(seed=)`,
+        locally and over the wire — an emulator is never restarted as a process.
+        """
+        scenario = self.scenario if seed is None else self.scenario.model_copy(update={"seed": int(seed)})
+        self.episode += 1
+        self._build_world(scenario)
 
     # -- control points and decisions --------------------------------------------------------
     def add_control_point(self, cp: ControlPoint) -> None:

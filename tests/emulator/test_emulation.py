@@ -134,3 +134,15 @@ def test_run_folder_holds_config_traces_and_log(tmp_path):
     assert list(df["step"]) == [0, 1, 2, 3, 4]
     assert (run_dir / "run.log").exists()
     assert make_run_dir(sc, tmp_path) != run_dir  # two runs in one second do not collide
+
+
+def test_reset_restarts_the_world_in_place_and_reseeds():
+    emu = Emulation(scenario(), pull=True, subsystems=[build])
+    first = emu.advance()[0].observation[0]
+    emu.submit({})
+    emu.reset(seed=7)
+    assert emu.env.now == 0.0 and emu.episode == 1
+    assert emu.advance()[0].observation[0] == first  # same seed, same first observation
+    emu.submit({})
+    emu.reset(seed=99)
+    assert emu.advance()[0].observation[0] != first and emu.scenario.seed == 99
