@@ -45,6 +45,20 @@ class Subsystem(ABC):
         return []
 
 
+class ResetRequested(Exception):
+    """Raised by a decider (e.g. the bridge, on an agent's RESET) to restart the world in place.
+
+    `Emulation.run` catches it, calls `reset(seed)` and runs on from t = 0 to the horizon.
+    """
+
+    def __init__(self, seed: int | None = None):
+        super().__init__(seed)  # args = (seed,): SimPy may rebuild the exception from its args
+        self.seed = None if seed is None else int(seed)
+
+    def __str__(self) -> str:
+        return f"reset requested (seed={self.seed})"
+
+
 class Decider(Protocol):
     """Supplies actions at a decision epoch (in-process policies, or the ZeroMQ bridge)."""
 
@@ -282,7 +296,12 @@ class Emulation:
         t = self.env.now
         while t < horizon:
             t = min(horizon, t + chunk)
-            self.env.run(until=t)
+            try:
+                self.env.run(until=t)
+            except ResetRequested as req:
+                self.reset(req.seed)
+                self._start()
+                t = 0.0
             if progress is not None:
                 progress(self.env.now)
 

@@ -146,3 +146,24 @@ def test_reset_restarts_the_world_in_place_and_reseeds():
     emu.submit({})
     emu.reset(seed=99)
     assert emu.advance()[0].observation[0] != first and emu.scenario.seed == 99
+
+
+def test_decider_can_request_a_reset_mid_run():
+    from emulator.emulation import PolicyDecider, ResetRequested
+
+    class ResetOnce(PolicyDecider):
+        done = False
+
+        def decide(self, emu, indications):
+            if indications[0].step == 3 and not self.done:
+                self.done = True
+                raise ResetRequested(seed=7)
+            return super().decide(emu, indications)
+
+    emu = Emulation(scenario(), decider=ResetOnce({"valve": "proportional"}), subsystems=[build])
+    emu.run(1.0)
+    df = emu.traces.table("tank").to_pandas()
+    # steps 0..3 of the first world, then a full second world from t = 0 (same seed → same start)
+    assert list(df["step"]) == [0, 1, 2, 3] + list(range(10))
+    assert df["level"].iloc[0] == df["level"].iloc[4]
+    assert emu.episode == 1 and emu.env.now == pytest.approx(1.0)
