@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from topology.model import StrictModel
 
@@ -142,7 +142,16 @@ class CoreMec(StrictModel):
 
 
 class MecPlacement(StrictModel):
-    servers: Literal["none", "per_site"] | list[MecServerPlace] = "none"
+    # The callable discriminator reports errors from the branch the value is meant for (a list
+    # gets the per-server errors, not "should be 'none' or 'per_site'"). The "tagged-union" tag
+    # prefix keeps the tag out of located error paths (emulator.config drops such parts).
+    servers: Annotated[
+        Union[
+            Annotated[Literal["none", "per_site"], Tag("tagged-union-mode")],
+            Annotated[list[MecServerPlace], Tag("tagged-union-list")],
+        ],
+        Discriminator(lambda v: "tagged-union-list" if isinstance(v, list) else "tagged-union-mode"),
+    ] = "none"
     core: CoreMec | None = None
     # MEC-to-site link for servers without their own `backhaul`. Our choice (the MEC paper leaves
     # it open): a server in the site's cabinet behind a local switch, 0.1 ms and 10 Gbit/s.
