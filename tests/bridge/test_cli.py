@@ -1,0 +1,66 @@
+"""The `ranemu` command: exit codes and one-line errors for bad files and bad arguments."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bridge.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path, data, name="s.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_validate_reports_each_file_and_fails_if_any_is_bad(tmp_path, capsys):
+    good = write(tmp_path, {"seed": 1}, "good.yaml")
+    bad = write(tmp_path, {"seed": 1, "clock": {"mode": "warp"}}, "bad.yaml")
+    assert main(["validate", str(good)]) == 0
+    assert main(["validate", str(good), str(bad), str(tmp_path / "missing.yaml")]) == 1
+    out, err = capsys.readouterr()
+    assert f"ok: {good}" in out
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"error: {bad}: clock.mode: ")
+    assert lines[1] == f"error: {tmp_path / 'missing.yaml'}: file not found"
+
+
+def test_run_with_bad_file_is_one_line_not_a_traceback(tmp_path, capsys):
+    f = write(tmp_path, {"seed": 1, "duration": "long"})
+    assert main(["run", str(f), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"ranemu: error: {f}: duration: Input should be a valid number, unable to parse string as a number (got 'long')"
+    assert "Traceback" not in err
+
+
+def test_bad_param_override_is_located(tmp_path, capsys):
+    f = write(tmp_path, {"seed": 1})
+    assert main(["run", str(f), "--param", "clock.tti_ms=-3"]) == 2
+    assert "clock.tti_ms: Input should be greater than 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,expect", [
+    (["run", "x.yaml", "--until", "-1"], "expected a positive number"),
+    (["run", "x.yaml", "--seed", "abc"], "expected an integer"),
+    (["run", "x.yaml", "--wait-agents", "-2"], "expected a non-negative integer"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_with_a_message(argv, expect, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert expect in capsys.readouterr().err
+
+
+def test_console_script_is_installed_and_answers():
+    exe = Path(sys.executable).with_name("ranemu")
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for command in ("run", "validate", "topology", "radio", "sweep", "keys", "demo"):
+        assert command in out.stdout
