@@ -1,0 +1,230 @@
+"""RadioModel: per-UE received power from every cell, serving cell and SINR for a scenario's deployment.
+
+What the RAN codes against:
+
+    rm = RadioModel(cfg, graph, streams, tti_s)
+    rm.update(ue_xy, dt_s)      # positions moved: gains recomputed, handover state advanced by dt_s
+    rm.rx_w                     # (n_ue, n_cell) received power per PRB [W]
+    rm.serving                  # (n_ue,) int64 serving cell
+    rm.noise_w                  # thermal noise per PRB [W]
+    rm.sinr(activity)           # (n_ue,) linear SINR on the serving cell
+
+Per link: rx = P_tx/PRB · G_ant(cell → UE) / PL(site → UE) / SF(site → UE). Path loss, LOS state
+and shadowing belong to the site (its sectors share them); the antenna gain to the cell.
+Under wrap-around each site is seen through its nearest image, for distance and direction.
+Random maps come from the streams "radio.shadowing" and "radio.los", drawn once at construction.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from emulator.radio.antenna import AntennaModel
+from emulator.radio.config import RadioConfig
+from emulator.radio.handover import handover_kernel
+from emulator.radio.link import LinkMapping, bits_per_prb_kernel
+from emulator.radio.pathloss import D_MAX_M, NLOS_NOMINAL_MIN_M, get_model, link_pathloss_db
+from emulator.radio.shadowing import SiteFields, make_grid
+from emulator.radio.sinr import sinr_kernel, thermal_noise_w
+from topology.query import cell_arrays, site_displacements
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LinkSnapshot:
+    """Everything evaluated for a set of positions (no handover state): per-site and per-cell link terms."""
+
+    distance_m: np.ndarray  # (n, n_site) 2-D distance to the nearest site image
+    los: np.ndarray  # (n, n_site) bool LOS state (P_LOS > 0.5 stands in for the state in expected mode)
+    pathloss_db: np.ndarray  # (n, n_site)
+    shadowing_db: np.ndarray  # (n, n_site), zero when shadowing is off
+    antenna_gain_db: np.ndarray  # (n, n_cell)
+    rx_w: np.ndarray  # (n, n_cell) received power per PRB [W]
+
+
+@dataclass
+class ValidityCounts:
+    """Links whose distance fell outside the path-loss model's range on the last update."""
+
+    below_min: int = 0  # clamped up to radio.min_distance_m
+    above_max: int = 0  # clamped down to 5 km
+    nlos_extended: int = 0  # NLOS links between the clamp and the model's nominal NLOS minimum (WINNER+: 50 m)
+    links: int = 0
+
+
+class RadioModel:
+    """Link budget of every UE towards every cell, recomputed when UEs move; serving cell with handover."""
+
+    def __init__(self, cfg: RadioConfig, graph: nx.Graph, streams, tti_s: float):
+        if tti_s <= 0:
+            raise ValueError(f"tti_s must be positive, got {tti_s}")
+        self.cfg = cfg
+        self.tti_s = float(tti_s)
+        self.cells = cell_arrays(graph)
+        self.area = tuple(float(v) for v in graph.graph["area"])
+        self.model = get_model(cfg.pathloss)
+        n_site = self.cells.num_sites
+        self.h_bs_m = (np.full(n_site, cfg.bs_height_m) if cfg.bs_height_m is not None
+                       else np.asarray(self.cells.site_height_m, dtype=float).copy())
+        self.h_ue_m = float(cfg.ue_height_m)
+        self.tx_w_per_prb = 10.0 ** ((cfg.tx_power_dbm - 30.0) / 10.0) / cfg.num_prbs
+        self.noise_w = thermal_noise_w(cfg.prb_bandwidth_hz, cfg.noise_figure_db)
+        self.antenna = AntennaModel(cfg.antenna)
+        self.link = LinkMapping.from_config(cfg.link)
+        self.hysteresis_linear = 10.0 ** (cfg.handover.hysteresis_db / 10.0)
+
+        bounds = self._field_bounds()
+        sh = cfg.shadowing
+        self.decorrelation_m = sh.decorrelation_m if sh.decorrelation_m is not None else self.model.decorrelation_nlos_m
+        self.shadowing: SiteFields | None = None
+        self.los_field: SiteFields | None = None
+        if sh.enabled:
+            grid = make_grid(bounds, self.decorrelation_m, sh.grid_points_per_decorrelation, sh.max_grid_points)
+            self.shadowing = SiteFields(grid, self.decorrelation_m, n_site, sh.inter_site_correlation,
+                                        streams.get("radio.shadowing"))
+        if cfg.los == "draw":
+            grid = make_grid(bounds, cfg.los_decorrelation_m, sh.grid_points_per_decorrelation, sh.max_grid_points)
+            # LOS states towards different sites are independent (ρ = 0): buildings block each path separately.
+            self.los_field = SiteFields(grid, cfg.los_decorrelation_m, n_site, 0.0, streams.get("radio.los"))
+
+        n_cell = self.cells.num_cells
+        self.rx_w = np.zeros((0, n_cell))
+        self.serving = np.zeros(0, dtype=np.int64)
+        self._candidate = np.zeros(0, dtype=np.int64)
+        self._timer_s = np.zeros(0)
+        self.handovers = 0
+        self.validity = ValidityCounts()
+        self._warned_range = False
+
+    # --- geometry ------------------------------------------------------------------------------
+
+    def _field_bounds(self) -> tuple[float, float, float, float]:
+        # The maps must cover every position a UE can occupy: the area and, under wrap-around,
+        # the hexagonal cluster, whose corners reach ISD/√3 beyond the outer sites.
+        xmin, xmax, ymin, ymax = self.area
+        xy = self.cells.site_xy
+        if self.cells.wrap_offsets is not None:
+            reach = float(np.linalg.norm(self.cells.wrap_offsets[1])) / math.sqrt(3.0 * self.cells.num_sites)
+            xmin = min(xmin, xy[:, 0].min() - reach)
+            xmax = max(xmax, xy[:, 0].max() + reach)
+            ymin = min(ymin, xy[:, 1].min() - reach)
+            ymax = max(ymax, xy[:, 1].max() + reach)
+        return xmin, xmax, ymin, ymax
+
+    @property
+    def num_cells(self) -> int:
+        return self.cells.num_cells
+
+    @property
+    def num_ues(self) -> int:
+        return self.rx_w.shape[0]
+
+    def evaluate(self, ue_xy: np.ndarray) -> LinkSnapshot:
+        """Link terms for positions `ue_xy` (n, 2); pure: touches no UE state."""
+        cfg = self.cfg
+        xy = np.asarray(ue_xy, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(xy).all():
+            raise ValueError("UE positions must be finite")
+        dx, dy = site_displacements(self.cells, xy)
+        d = np.hypot(dx, dy)
+        h_bs = self.h_bs_m[None, :]
+        p_los = self.model.p_los(np.clip(d, cfg.min_distance_m, D_MAX_M))
+        if self.los_field is not None:
+            los = self.los_field.sample_uniform(xy) < p_los
+            pl_db, sigma_db = link_pathloss_db(self.model, d, cfg.carrier_ghz, h_bs, self.h_ue_m, los,
+                                               cfg.min_distance_m, D_MAX_M)
+        else:
+            los = p_los > 0.5
+            pl_db, sigma_db = link_pathloss_db(self.model, d, cfg.carrier_ghz, h_bs, self.h_ue_m, None,
+                                               cfg.min_distance_m, D_MAX_M)
+        if self.shadowing is not None:
+            if cfg.shadowing.sigma_db is not None:
+                sigma_db = np.full_like(pl_db, cfg.shadowing.sigma_db)
+            sf_db = sigma_db * self.shadowing.sample(xy)
+        else:
+            sf_db = np.zeros_like(pl_db)
+
+        cs = self.cells.cell_site
+        azimuth = np.degrees(np.arctan2(dy, dx))[:, cs]
+        elevation = np.degrees(np.arctan2(h_bs - self.h_ue_m, np.maximum(d, cfg.min_distance_m)))[:, cs]
+        gain_db = self.antenna.gain_db(azimuth - self.cells.cell_azimuth_deg[None, :], elevation,
+                                       self.cells.cell_omni[None, :])
+        rx_w = self.tx_w_per_prb * 10.0 ** ((gain_db - pl_db[:, cs] - sf_db[:, cs]) / 10.0)
+        self._count_validity(d, los)
+        return LinkSnapshot(d, los, pl_db, sf_db, gain_db, rx_w)
+
+    def _count_validity(self, d: np.ndarray, los: np.ndarray) -> None:
+        nominal = NLOS_NOMINAL_MIN_M[self.model.name]
+        below = d < self.cfg.min_distance_m
+        v = ValidityCounts(
+            below_min=int(np.count_nonzero(below)),
+            above_max=int(np.count_nonzero(d > D_MAX_M)),
+            nlos_extended=int(np.count_nonzero(~los & ~below & (d < nominal))),
+            links=int(d.size),
+        )
+        self.validity = v
+        if (v.below_min or v.above_max) and not self._warned_range:
+            self._warned_range = True
+            log.warning("%s: %d link(s) closer than %.0f m and %d beyond %.0f m were clamped to the model's range",
+                        self.model.name, v.below_min, self.cfg.min_distance_m, v.above_max, D_MAX_M)
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def update(self, ue_xy: np.ndarray, dt_s: float | None = None) -> None:
+        """Recompute every link for new positions; dt_s advances handover (None or a new UE count: attach to strongest)."""
+        snap = self.evaluate(ue_xy)
+        self.rx_w = np.ascontiguousarray(snap.rx_w)
+        n = self.rx_w.shape[0]
+        if dt_s is None or self.serving.shape[0] != n:
+            self.serving = np.full(n, -1, dtype=np.int64)
+            self._candidate = np.full(n, -1, dtype=np.int64)
+            self._timer_s = np.zeros(n)
+            dt = 0.0
+        else:
+            if dt_s < 0:
+                raise ValueError(f"dt_s must be ≥ 0, got {dt_s}")
+            dt = float(dt_s)
+        self.handovers += handover_kernel(self.rx_w, self.serving, self._candidate, self._timer_s,
+                                          self.hysteresis_linear, self.cfg.handover.ttt_s, dt)
+
+    def attach(self, ue_index: np.ndarray) -> None:
+        """Attach the given UEs to their strongest cell now (e.g. a UE re-dropped elsewhere), clearing TTT state."""
+        idx = np.asarray(ue_index, dtype=np.int64)
+        self.serving[idx] = np.argmax(self.rx_w[idx], axis=1)
+        self._candidate[idx] = -1
+        self._timer_s[idx] = 0.0
+
+    def sinr(self, activity: np.ndarray | None = None) -> np.ndarray:
+        """(n_ue,) linear SINR on the serving cell; activity (n_cell,) in [0, 1] weights interferers (None = full buffer)."""
+        act = self._activity(activity)
+        out = np.empty(self.num_ues)
+        sinr_kernel(self.rx_w, self.serving, act, self.noise_w, out)
+        return out
+
+    def geometry(self) -> np.ndarray:
+        """(n_ue,) linear full-buffer SIR without noise (the 3GPP "geometry")."""
+        out = np.empty(self.num_ues)
+        sinr_kernel(self.rx_w, self.serving, np.ones(self.num_cells), 0.0, out)
+        return out
+
+    def bits_per_prb(self, sinr_linear: np.ndarray) -> np.ndarray:
+        """Bits per PRB per TTI for linear SINRs, with the scenario's link mapping, PRB bandwidth and TTI."""
+        s = np.ascontiguousarray(np.asarray(sinr_linear, dtype=np.float64).reshape(-1))
+        out = np.empty_like(s)
+        bits_per_prb_kernel(s, *self.link.kernel_args(), self.cfg.prb_bandwidth_hz, self.tti_s, out)
+        return out
+
+    def _activity(self, activity) -> np.ndarray:
+        if activity is None:
+            return np.ones(self.num_cells)
+        act = np.ascontiguousarray(np.asarray(activity, dtype=np.float64))
+        if act.shape != (self.num_cells,):
+            raise ValueError(f"activity must have shape ({self.num_cells},), got {act.shape}")
+        if not ((act >= 0.0) & (act <= 1.0)).all():
+            raise ValueError("activity must lie in [0, 1]")
+        return act
