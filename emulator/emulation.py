@@ -59,6 +59,17 @@ class ResetRequested(Exception):
         return f"reset requested (seed={self.seed})"
 
 
+class _Deferred:
+    """A decider's answer for a point meaning "not yet": the decider itself applies the action, or
+    the fallback, later (the real-time bridge, whose agents answer while the clock runs on)."""
+
+    def __repr__(self) -> str:
+        return "DEFERRED"
+
+
+DEFERRED = _Deferred()
+
+
 class Decider(Protocol):
     """Supplies actions at a decision epoch (in-process policies, or the ZeroMQ bridge)."""
 
@@ -223,6 +234,8 @@ class Emulation:
         for ind in indications:
             cp = self.control_points[ind.point]
             action = actions.get(ind.point)
+            if action is DEFERRED:
+                continue
             if action is None:
                 cp.fallback(self.fallback_mode)
                 continue
