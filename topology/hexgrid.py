@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 # Axial unit steps, counter-clockwise from 30°: d_k points at 30° + 60°·k.
@@ -112,29 +113,37 @@ def wrap_offsets(num_sites: int, isd_m: float) -> np.ndarray:
     return axial.astype(float) @ lattice_basis(isd_m)
 
 
+@numba.njit(cache=True, nogil=True)
+def _nearest_image_kernel(p, a, off, dx, dy):  # pragma: no cover - compiled
+    for i in range(p.shape[0]):
+        for j in range(a.shape[0]):
+            bx = p[i, 0] - a[j, 0]
+            by = p[i, 1] - a[j, 1]
+            best = bx * bx + by * by
+            rx, ry = bx, by
+            for k in range(1, off.shape[0]):
+                cx = bx - off[k, 0]
+                cy = by - off[k, 1]
+                d2 = cx * cx + cy * cy
+                if d2 < best:
+                    best, rx, ry = d2, cx, cy
+            dx[i, j] = rx
+            dy[i, j] = ry
+
+
 def nearest_image_displacement(
     points_xy: np.ndarray, anchors_xy: np.ndarray, offsets: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(dx, dy), each (n_points, n_anchors): vector from the nearest image of each anchor to each point.
 
-    Images of an anchor are anchor + offsets[k]; with `offsets=None` only the anchor itself counts.
-    Ties between images go to the lowest image index (row 0 = the anchor itself).
+    Images of an anchor are anchor + offsets[k] (offsets[0] must be (0, 0)); with `offsets=None`
+    only the anchor itself counts. Ties between images go to the lowest image index.
     """
-    p = np.asarray(points_xy, dtype=float).reshape(-1, 2)
-    a = np.asarray(anchors_xy, dtype=float).reshape(-1, 2)
-    dx = p[:, 0:1] - a[None, :, 0]
-    dy = p[:, 1:2] - a[None, :, 1]
+    p = np.ascontiguousarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    a = np.ascontiguousarray(anchors_xy, dtype=np.float64).reshape(-1, 2)
     if offsets is None:
-        return dx, dy
-    best = dx * dx + dy * dy
-    best_dx, best_dy = dx.copy(), dy.copy()
-    # A running minimum over the images keeps memory at n_points × n_anchors.
-    for ox, oy in np.asarray(offsets, dtype=float)[1:]:
-        cx = dx - ox
-        cy = dy - oy
-        d2 = cx * cx + cy * cy
-        closer = d2 < best
-        np.copyto(best, d2, where=closer)
-        np.copyto(best_dx, cx, where=closer)
-        np.copyto(best_dy, cy, where=closer)
-    return best_dx, best_dy
+        return p[:, 0:1] - a[None, :, 0], p[:, 1:2] - a[None, :, 1]
+    dx = np.empty((len(p), len(a)))
+    dy = np.empty((len(p), len(a)))
+    _nearest_image_kernel(p, a, np.ascontiguousarray(offsets, dtype=np.float64), dx, dy)
+    return dx, dy

@@ -113,4 +113,5 @@ def neighbour_lists(
     np.fill_diagonal(member, False)
     if cfg.symmetric:
         member |= member.T
-    return [[int(j) for j in order[i] if member[i, j]] for i in range(n)]
+    ranked_member = np.take_along_axis(member, order, axis=1)
+    return [order[i][ranked_member[i]].tolist() for i in range(n)]
