@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from emulator.errors import ConfigError
-from emulator.mec.config import MecConfig
+from emulator.mec.config import MecConfig, expand_num_servers
 from emulator.radio.config import RadioConfig
 from emulator.ran.config import RanConfig
 from topology.config import TopologyConfig
@@ -78,6 +78,13 @@ class Scenario(StrictModel):
     mec: MecConfig | None = None
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mec_num_servers(cls, data):
+        # `mec.num_servers` is a convenience that regenerates the topology's sites and servers
+        # (emulator.mec.config.expand_num_servers), so sweeps can vary the server count.
+        return expand_num_servers(data)
 
 
 def _loc_to_path(loc: tuple) -> str:
