@@ -77,6 +77,9 @@ def plot_topology(G: nx.Graph, path: str | Path, neighbours: bool = True, cell_l
             )
         if cell_labels:
             cx, cy = d["centre"]
+            if d["omni"]:
+                # An omni cell's centre is its site: shift the label off the site marker.
+                cx, cy = cx + 0.08 * ref, cy + 0.08 * ref
             ax.text(cx, cy, str(d["index"]), fontsize=6, ha="center", va="center", color="tab:red", zorder=5)
     handles.append(Line2D([], [], marker=r"$\rightarrow$", ls="", color="tab:orange", ms=10, label="sector boresight"))
     if cell_labels:
