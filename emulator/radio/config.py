@@ -13,6 +13,8 @@ CARRIER_RANGE_GHZ = {
     "winner_b1": (0.45, 6.0),
     "uma": (0.5, 100.0),
     "umi": (0.5, 100.0),
+    # Hata-derived; 3GPP applies it at 900 MHz and 2 GHz (TR 36.942), so it is not offered beyond 3 GHz.
+    "tr36942_macro": (0.45, 3.0),
 }
 
 
@@ -73,7 +75,9 @@ class RadioConfig(StrictModel):
     # TS 36.211: 12 subcarriers × 15 kHz.
     prb_bandwidth_khz: float = Field(180.0, gt=0, le=10_000)
     tx_power_dbm: float = Field(46.0, ge=-30, le=80, description="46 dBm per 20 MHz macro cell (TR 36.814)")
-    pathloss: Literal["winner_c2", "winner_b1", "uma", "umi"] = "winner_c2"
+    # winner_c2/winner_b1: WINNER+ urban macro/micro; uma/umi: TR 38.901; tr36942_macro: the 3GPP LTE
+    # calibration law (128.1 + 37.6 log10 R at 2 GHz, TR 36.814 case 1).
+    pathloss: Literal["winner_c2", "winner_b1", "uma", "umi", "tr36942_macro"] = "winner_c2"
     # None = each site's antenna height from the topology (25 m default = WINNER+ C2 / 38.901 UMa).
     bs_height_m: float | None = Field(None, gt=1.0, le=300, description="BS antenna height [m]")
     # 1.5 m: WINNER+ and TR 38.901 default UE height; ≤ 13 m keeps the 38.901 hE = 1 m / C'(hUT) = 0 case.
@@ -84,6 +88,8 @@ class RadioConfig(StrictModel):
     los_decorrelation_m: float = Field(50.0, gt=0, le=10_000)
     shadowing: ShadowingConfig = Field(default_factory=ShadowingConfig)
     antenna: AntennaConfig = Field(default_factory=AntennaConfig)
+    # 0 = outdoor UEs; TR 36.814 case 1 / TR 36.942 calibration add 20 dB building penetration loss.
+    penetration_loss_db: float = Field(0.0, ge=0, le=60)
     # TR 36.942 / 36.814: UE noise figure 9 dB.
     noise_figure_db: float = Field(9.0, ge=0, le=30)
     link: LinkConfig = Field(default_factory=LinkConfig)

@@ -9,8 +9,8 @@ What the RAN codes against:
     rm.noise_w                  # thermal noise per PRB [W]
     rm.sinr(activity)           # (n_ue,) linear SINR on the serving cell
 
-Per link: rx = P_tx/PRB · G_ant(cell → UE) / PL(site → UE) / SF(site → UE). Path loss, LOS state
-and shadowing belong to the site (its sectors share them); the antenna gain to the cell.
+Per link: rx = P_tx/PRB · G_ant(cell → UE) / (PL · SF · L_penetration). Path loss, LOS state and
+shadowing belong to the site (its sectors share them); the antenna gain to the cell.
 Under wrap-around each site is seen through its nearest image, for distance and direction.
 Random maps come from the streams "radio.shadowing" and "radio.los", drawn once at construction.
 """
@@ -154,7 +154,8 @@ class RadioModel:
         elevation = np.degrees(np.arctan2(h_bs - self.h_ue_m, np.maximum(d, cfg.min_distance_m)))[:, cs]
         gain_db = self.antenna.gain_db(azimuth - self.cells.cell_azimuth_deg[None, :], elevation,
                                        self.cells.cell_omni[None, :])
-        rx_w = self.tx_w_per_prb * 10.0 ** ((gain_db - pl_db[:, cs] - sf_db[:, cs]) / 10.0)
+        loss_db = pl_db + sf_db + cfg.penetration_loss_db
+        rx_w = self.tx_w_per_prb * 10.0 ** ((gain_db - loss_db[:, cs]) / 10.0)
         self._count_validity(d, los)
         return LinkSnapshot(d, los, pl_db, sf_db, gain_db, rx_w)
 

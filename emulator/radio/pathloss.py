@@ -26,7 +26,7 @@ H_E_M = 1.0
 D_MIN_M = 10.0
 D_MAX_M = 5000.0
 # WINNER+ D5.3 Table 4-1: C2 and B1 NLOS fits are specified from 50 m.
-NLOS_NOMINAL_MIN_M = {"winner_c2": 50.0, "winner_b1": 50.0, "uma": D_MIN_M, "umi": D_MIN_M}
+NLOS_NOMINAL_MIN_M = {"winner_c2": 50.0, "winner_b1": 50.0, "uma": D_MIN_M, "umi": D_MIN_M, "tr36942_macro": D_MIN_M}
 
 
 def _clamped(d: np.ndarray | float, d_min_m: float, d_max_m: float) -> np.ndarray:
@@ -171,6 +171,24 @@ def p_los_38901(d_m, d1_m: float = 18.0, d2_m: float = 63.0, d_min_m: float = D_
     return ratio + np.exp(-d / d2_m) * (1.0 - ratio)
 
 
+# --- TR 36.942 / 36.814 case-1 macro (the 3GPP LTE calibration model) --------------------------
+
+# TR 36.942 4.5.2: BS antenna height above the average rooftop, 15 m.
+ROOFTOP_DELTA_H_M = 15.0
+
+
+def tr36942_macro_db(d_m, fc_ghz: float, h_bs_m=None, h_ue_m=None, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M):
+    """TR 36.942 urban macro: 40(1 − 4e−3·Δh) log10(R km) − 18 log10 Δh + 21 log10(f MHz) + 80, Δh = 15 m.
+
+    At 2 GHz this is the TR 36.814 case-1 law 128.1 + 37.6 log10(R km). NLOS only; BS and UE heights
+    do not enter (the model fixes Δh above rooftop), they are accepted for a uniform signature.
+    """
+    d = _clamped(d_m, d_min_m, d_max_m)
+    dh = ROOFTOP_DELTA_H_M
+    return (40.0 * (1.0 - 4e-3 * dh) * np.log10(d / 1000.0) - 18.0 * np.log10(dh)
+            + 21.0 * np.log10(fc_ghz * 1000.0) + 80.0)
+
+
 # --- model table --------------------------------------------------------------------------------
 
 PathlossFn = Callable[..., np.ndarray]
@@ -214,6 +232,9 @@ MODELS: dict[str, PathlossModel] = {
     # TR 38.901 UMi-Street Canyon: σ 4 / 7.82 dB; SF correlation 10 m LOS, 13 m NLOS.
     "umi": PathlossModel("umi", umi_los_db, umi_nlos_db,
                          lambda d: p_los_38901(d, 18.0, 36.0), 4.0, 4.0, 7.82, 10.0, 13.0),
+    # TR 36.814 Table A.2.1.1-2 case 1: σ 8 dB, 50 m decorrelation, no LOS state (P_LOS = 0).
+    "tr36942_macro": PathlossModel("tr36942_macro", tr36942_macro_db, tr36942_macro_db,
+                                   lambda d: np.zeros(np.shape(d)), 8.0, 8.0, 8.0, 50.0, 50.0),
 }
 
 
