@@ -1,0 +1,244 @@
+"""The agent bridge's wire format: message schema, msgpack encoding with typed arrays, validation.
+
+Every message is one ZeroMQ frame holding a msgpack map with at least `v` (protocol version) and
+`type`. numpy arrays travel as maps `{"__nd__": 1, "dtype": "<f4", "shape": [...], "bytes": ...}`
+so dtype and shape survive exactly (bit-for-bit traces). See bridge/PROTOCOL.md for the flows.
+"""
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import Any
+
+import msgpack
+import numpy as np
+
+PROTOCOL_VERSION = 1
+
+# One frame may not exceed this (answered with FAILURE too_large). A 12-cell observation is a few
+# hundred bytes; 1 MiB leaves room for large observations while bounding what a peer can make us hold.
+MAX_FRAME_BYTES = 1 << 20
+# ZeroMQ drops (rather than delivers) frames above this, so we never even buffer a huge one.
+HARD_FRAME_BYTES = 16 << 20
+MAX_ROLES = 1024
+MAX_NAME_CHARS = 128
+MAX_ARRAY_ELEMENTS = 1 << 20
+MAX_ARRAY_DIMS = 8
+
+ARRAY_TAG = "__nd__"
+# Fixed-width, little-endian (or byte-order-free) types only: no objects, strings or datetimes.
+ALLOWED_DTYPES = frozenset(
+    np.dtype(t).str for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              "uint64", "float16", "float32", "float64")
+)
+
+
+class MsgType(str, Enum):
+    HELLO = "HELLO"
+    WELCOME = "WELCOME"
+    REJECT = "REJECT"
+    INDICATION = "INDICATION"
+    CONTROL = "CONTROL"
+    ACK = "ACK"
+    FAILURE = "FAILURE"
+    HEARTBEAT = "HEARTBEAT"
+    RESET = "RESET"
+    BYE = "BYE"
+
+
+class Code(str, Enum):
+    """FAILURE and REJECT causes (E2 "cause" in spirit): what went wrong, in one word."""
+
+    TOO_LARGE = "too_large"          # frame above the size limit
+    BAD_FRAME = "bad_frame"          # not exactly one non-empty frame
+    DECODE = "decode"                # not msgpack, bad UTF-8, nested too deep, bad array encoding
+    SCHEMA = "schema"                # not a map, missing/unknown field, wrong type or range
+    VERSION = "version"              # protocol version not supported
+    UNKNOWN_TYPE = "unknown_type"    # message type not in the table
+    NOT_ATTACHED = "not_attached"    # CONTROL/RESET from a peer that has no session
+    ALREADY_ATTACHED = "already_attached"  # a second HELLO on the same connection
+    UNKNOWN_ROLE = "unknown_role"    # no such control point
+    DUPLICATE_ROLE = "duplicate_role"  # the role is served by another attached agent
+    NOT_OWNER = "not_owner"          # CONTROL for a role this session did not claim
+    INVALID_ACTION = "invalid_action"  # the control point refused the action (shape, range, rule)
+    STALE = "stale"                  # CONTROL for a step that is no longer awaited
+    DUPLICATE = "duplicate"          # a second CONTROL for the same role and step
+    NO_DECISION = "no_decision"      # CONTROL for a step that was never indicated
+
+
+class ProtocolError(Exception):
+    """A message that cannot be accepted; `code` goes back to the peer in a FAILURE."""
+
+    def __init__(self, code: Code, message: str):
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+
+
+# -- encoding ----------------------------------------------------------------------------------
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        arr = np.ascontiguousarray(obj)
+        if arr.dtype.byteorder == ">":
+            arr = arr.astype(arr.dtype.newbyteorder("<"))
+        return {ARRAY_TAG: 1, "dtype": arr.dtype.str, "shape": list(arr.shape), "bytes": arr.tobytes()}
+    if isinstance(obj, np.generic):
+        # Scalars keep their numpy type (a float32 stays float32 on the far side).
+        return _default(np.asarray(obj))
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__} in a bridge message")
+
+
+def encode(msg: dict) -> bytes:
+    """msgpack bytes for one message map (numpy arrays and scalars included)."""
+    return msgpack.packb(msg, default=_default, use_bin_type=True)
+
+
+def message(type_: MsgType, **fields: Any) -> dict:
+    return {"v": PROTOCOL_VERSION, "type": type_.value, **fields}
+
+
+def pack(type_: MsgType, **fields: Any) -> bytes:
+    return encode(message(type_, **fields))
+
+
+def _array_hook(obj: dict) -> Any:
+    if ARRAY_TAG not in obj:
+        return obj
+    dtype, shape, data = obj.get("dtype"), obj.get("shape"), obj.get("bytes")
+    if len(obj) != 4 or not isinstance(dtype, str) or not isinstance(shape, list) or not isinstance(data, bytes):
+        raise ProtocolError(Code.DECODE, "array must be {__nd__, dtype, shape, bytes}")
+    if dtype not in ALLOWED_DTYPES:
+        raise ProtocolError(Code.DECODE, f"array dtype {dtype!r} not allowed")
+    if len(shape) > MAX_ARRAY_DIMS or not all(type(n) is int and 0 <= n <= MAX_ARRAY_ELEMENTS for n in shape):
+        raise ProtocolError(Code.DECODE, f"array shape {shape!r} invalid")
+    dt = np.dtype(dtype)
+    count = math.prod(shape)
+    if count > MAX_ARRAY_ELEMENTS or count * dt.itemsize != len(data):
+        raise ProtocolError(Code.DECODE, f"array of shape {shape} and dtype {dtype} needs "
+                                         f"{count * dt.itemsize} bytes, got {len(data)}")
+    arr = np.frombuffer(data, dtype=dt).reshape(shape).copy()
+    return arr[()] if arr.ndim == 0 else arr
+
+
+def decode(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict:
+    """Bytes → message map, or ProtocolError (never anything else) for any malformed input."""
+    if len(frame) > max_bytes:
+        raise ProtocolError(Code.TOO_LARGE, f"frame of {len(frame)} bytes exceeds the {max_bytes}-byte limit")
+    if not frame:
+        raise ProtocolError(Code.BAD_FRAME, "empty frame")
+    try:
+        obj = msgpack.unpackb(
+            frame, raw=False, object_hook=_array_hook, strict_map_key=True, use_list=True,
+            max_str_len=max_bytes, max_bin_len=max_bytes,
+            max_array_len=MAX_ARRAY_ELEMENTS, max_map_len=MAX_ARRAY_ELEMENTS, max_ext_len=0,
+        )
+    except ProtocolError:
+        raise
+    except Exception as exc:  # msgpack raises a zoo of types (ExtraData, StackError, ValueError, ...)
+        raise ProtocolError(Code.DECODE, f"not a msgpack message: {type(exc).__name__}: {exc}"[:200]) from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(Code.SCHEMA, f"message must be a map, got {type(obj).__name__}")
+    return obj
+
+
+# -- validation --------------------------------------------------------------------------------
+def _is_int(x: Any) -> bool:
+    return (type(x) is int) or isinstance(x, np.integer)
+
+
+def _is_num(x: Any) -> bool:
+    return (type(x) in (int, float)) or isinstance(x, (np.integer, np.floating))
+
+
+def _name(x: Any) -> bool:
+    return isinstance(x, str) and 0 < len(x) <= MAX_NAME_CHARS
+
+
+def _opt(check):
+    return lambda x: x is None or check(x)
+
+
+def _role_list(x: Any) -> bool:
+    return isinstance(x, list) and 0 < len(x) <= MAX_ROLES and all(_name(r) for r in x)
+
+
+def _action(x: Any) -> bool:
+    # An action is an array, a number, or (for clients without numpy) a list of numbers; the
+    # control point then checks shape and range.
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biuf"
+    if _is_num(x) and not isinstance(x, bool):
+        return True
+    return isinstance(x, list) and all(_action(e) for e in x)
+
+
+def _actions(x: Any) -> bool:
+    return isinstance(x, dict) and 0 < len(x) <= MAX_ROLES and all(_name(k) and _action(v) for k, v in x.items())
+
+
+# field -> (check, required). Incoming on the emulator side (from agents).
+AGENT_MESSAGES: dict[str, dict[str, tuple]] = {
+    "HELLO": {"name": (_name, True), "roles": (_role_list, True),
+              "pid": (_opt(lambda x: _is_int(x) and 0 <= x < 2**32), False),
+              "resume": (_opt(lambda x: isinstance(x, str) and len(x) <= 64), False),
+              "ack": (_opt(lambda x: x in ("all", "failures")), False)},
+    "CONTROL": {"step": (lambda x: _is_int(x) and 0 <= x < 2**63, True), "actions": (_actions, True)},
+    "HEARTBEAT": {},
+    "RESET": {"seed": (_opt(lambda x: _is_int(x) and 0 <= x < 2**63), False)},
+    "BYE": {"reason": (_opt(lambda x: isinstance(x, str) and len(x) <= 1024), False)},
+}
+
+# Incoming on the agent side (from the emulator): checked more loosely, the emulator is trusted.
+SERVER_MESSAGES: dict[str, tuple[str, ...]] = {
+    "WELCOME": ("session", "roles", "clock", "deadline_ms", "heartbeat_s", "liveness"),
+    "REJECT": ("code", "message"),
+    "INDICATION": ("seq", "deadline_ms", "items"),
+    "ACK": ("step", "roles"),
+    "FAILURE": ("code", "message"),
+    "HEARTBEAT": (),
+    "BYE": (),
+}
+
+
+def _check_envelope(msg: dict, table) -> str:
+    v = msg.get("v")
+    if not _is_int(v):
+        raise ProtocolError(Code.SCHEMA, "field 'v' (protocol version) must be an integer")
+    if v != PROTOCOL_VERSION:
+        raise ProtocolError(Code.VERSION, f"protocol version {v} not supported (this side speaks {PROTOCOL_VERSION})")
+    t = msg.get("type")
+    if not isinstance(t, str):
+        raise ProtocolError(Code.SCHEMA, "field 'type' must be a string")
+    if t not in table:
+        raise ProtocolError(Code.UNKNOWN_TYPE, f"unknown message type {t[:40]!r}")
+    return t
+
+
+def check_agent_message(msg: dict) -> str:
+    """Validate a message sent by an agent; return its type or raise ProtocolError."""
+    t = _check_envelope(msg, AGENT_MESSAGES)
+    spec = AGENT_MESSAGES[t]
+    for key in msg:
+        if key not in spec and key not in ("v", "type"):
+            raise ProtocolError(Code.SCHEMA, f"{t}: unknown field {str(key)[:40]!r}")
+    for key, (check, required) in spec.items():
+        if key not in msg:
+            if required:
+                raise ProtocolError(Code.SCHEMA, f"{t}: missing field {key!r}")
+            continue
+        if not check(msg[key]):
+            raise ProtocolError(Code.SCHEMA, f"{t}: field {key!r} has a wrong type or value")
+    return t
+
+
+def check_server_message(msg: dict) -> str:
+    """Validate a message sent by the emulator; return its type or raise ProtocolError."""
+    t = _check_envelope(msg, SERVER_MESSAGES)
+    for key in SERVER_MESSAGES[t]:
+        if key not in msg:
+            raise ProtocolError(Code.SCHEMA, f"{t}: missing field {key!r}")
+    return t
