@@ -96,6 +96,8 @@ class Welcome:
     fallback: str = "hold"
     realtime_factor: float = 1.0
     max_frame_bytes: int = P.MAX_FRAME_BYTES
+    seed: int | None = None  # the world's current seed, and the scenario duration (remote envs)
+    duration_s: float | None = None
 
 
 @dataclass
@@ -221,7 +223,8 @@ class AgentClient:
                     w = Welcome(msg["session"], {r: RoleSpec.from_wire(d) for r, d in msg["roles"].items()},
                                 msg["clock"], float(msg["deadline_ms"]), float(msg["heartbeat_s"]),
                                 int(msg["liveness"]), msg.get("fallback", "hold"),
-                                float(msg.get("realtime_factor", 1.0)), int(msg.get("max_frame_bytes", 0)))
+                                float(msg.get("realtime_factor", 1.0)), int(msg.get("max_frame_bytes", 0)),
+                                msg.get("seed"), msg.get("duration_s"))
                     self.welcome, self.session = w, w.session
                     self._heartbeat_s, self._liveness = w.heartbeat_s, w.liveness
                     self._start_heartbeats()

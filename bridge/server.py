@@ -390,6 +390,7 @@ class AgentBridge:
             if remaining <= 0:
                 break
             self._serve(min(remaining, self._tick_s()))
+            self._raise_if_reset()  # a RESET ends the round now, not at the deadline (remote envs' reset)
         if by_session and not self._await:
             self._round.add((time.monotonic() - t0) * 1e3)
         for point, aw in self._await.items():
@@ -584,6 +585,7 @@ class AgentBridge:
             clock="realtime" if emu.realtime else "fast", realtime_factor=emu.scenario.clock.realtime_factor,
             deadline_ms=deadline_ms, heartbeat_s=self.cfg.heartbeat_s, liveness=self.cfg.liveness,
             fallback=emu.fallback_mode, max_frame_bytes=self.max_frame_bytes,
+            seed=int(emu.scenario.seed), duration_s=float(emu.scenario.duration),  # remote envs' seeds and horizon
         ), sess)
         log.info("agent %s attached (pid %s): %s", sess.name, sess.pid, ", ".join(roles))
 
