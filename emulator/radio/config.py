@@ -28,8 +28,10 @@ class ShadowingConfig(StrictModel):
     decorrelation_m: float | None = Field(None, gt=0, le=10_000, description="Gudmundson decorrelation distance [m]")
     # 0.5 between sites is the 3GPP convention (TR 36.942 4.2, TR 36.814 Table A.2.1.1-1).
     inter_site_correlation: float = Field(0.5, ge=0, le=1)
-    # The map is sampled on a grid of decorrelation/8 and interpolated; 8 keeps bilinear smoothing small.
-    grid_points_per_decorrelation: float = Field(8.0, ge=2, le=64)
+    # The map is sampled on a grid of decorrelation/16 and interpolated bilinearly. Normalising the
+    # interpolated value to unit variance lifts the correlation at d_corr by ≈ e^−1·(1/v̄ − 1), v̄ the
+    # mean bilinear variance: +0.01 at 16 points (0.377 instead of 0.368), +0.02 at 10, +0.05 at 4.
+    grid_points_per_decorrelation: float = Field(16.0, ge=2, le=64)
     # Caps memory for large areas: the grid coarsens (with a warning) rather than exhausting RAM.
     max_grid_points: int = Field(1 << 20, ge=1024, le=1 << 24, description="grid points per site map")
 

@@ -34,6 +34,8 @@ from topology.query import cell_arrays, site_displacements
 
 log = logging.getLogger(__name__)
 
+LOS_GRID_POINTS_PER_DECORRELATION = 8.0
+
 
 @dataclass
 class LinkSnapshot:
@@ -88,7 +90,8 @@ class RadioModel:
             self.shadowing = SiteFields(grid, self.decorrelation_m, n_site, sh.inter_site_correlation,
                                         streams.get("radio.shadowing"))
         if cfg.los == "draw":
-            grid = make_grid(bounds, cfg.los_decorrelation_m, sh.grid_points_per_decorrelation, sh.max_grid_points)
+            # The LOS map is only thresholded, so its fine structure matters less: a coarser grid halves memory.
+            grid = make_grid(bounds, cfg.los_decorrelation_m, LOS_GRID_POINTS_PER_DECORRELATION, sh.max_grid_points)
             # LOS states towards different sites are independent (ρ = 0): buildings block each path separately.
             self.los_field = SiteFields(grid, cfg.los_decorrelation_m, n_site, 0.0, streams.get("radio.los"))
 
