@@ -138,6 +138,7 @@ class Driver(Protocol):
 
     points: list[str]
     base_seed: int
+    end_reason: str  # why the last step() found no further epoch
 
     def describe(self) -> dict[str, dict]:
         """`ControlPoint.describe()` of each of `points`."""
@@ -181,6 +182,7 @@ class EmulationDriver:
         self._others = PolicyDecider(scenario.agents.policies)
         self._points: list[str] | None = None
         self._pending: list[Indication] = []
+        self.end_reason = "no further decision epoch before the horizon"
 
     @property
     def emulation(self) -> Emulation:
@@ -374,11 +376,12 @@ class PointsParallelEnv(ParallelEnv):
         obs, rew, term, trunc, info = {}, {}, {}, {}, {}
         if not inds:
             # The world ran out of epochs before the horizon flag could be set (a point whose epochs
-            # end early): the episode ends with the last observation and nothing earned since.
+            # end early, or a remote run that was ended): the episode ends with the last
+            # observation and nothing earned since.
             for p in live:
                 obs[p] = _obs(self._last[p], self._obs_spaces[p])
                 rew[p], term[p], trunc[p] = 0.0, False, True
-                info[p] = {**_info(self._last[p]), "end": "no further decision epoch before the horizon"}
+                info[p] = {**_info(self._last[p]), "end": self.driver.end_reason}
         else:
             missing = [p for p in live if p not in inds]
             if missing:
