@@ -127,8 +127,8 @@ class RadioModel:
     def num_ues(self) -> int:
         return self.rx_w.shape[0]
 
-    def evaluate(self, ue_xy: np.ndarray) -> LinkSnapshot:
-        """Link terms for positions `ue_xy` (n, 2); pure: touches no UE state."""
+    def evaluate(self, ue_xy: np.ndarray, record: bool = True) -> LinkSnapshot:
+        """Link terms for positions `ue_xy` (n, 2); touches no UE state, only `validity` (unless record=False)."""
         cfg = self.cfg
         xy = np.asarray(ue_xy, dtype=np.float64).reshape(-1, 2)
         if not np.isfinite(xy).all():
@@ -159,7 +159,8 @@ class RadioModel:
                                        self.cells.cell_omni[None, :])
         loss_db = pl_db + sf_db + cfg.penetration_loss_db
         rx_w = self.tx_w_per_prb * 10.0 ** ((gain_db - loss_db[:, cs]) / 10.0)
-        self._count_validity(d, los)
+        if record:
+            self._count_validity(d, los)
         return LinkSnapshot(d, los, pl_db, sf_db, gain_db, rx_w)
 
     def _count_validity(self, d: np.ndarray, los: np.ndarray) -> None:

@@ -16,6 +16,10 @@ correlation at a distance than exp(−Δd/d_corr) (+0.01 at d_corr with 16 grid 
 bilinear interpolation cannot carry the exponential model's roughness below one grid spacing).
 Queries outside the grid use the nearest edge value.
 
+Maps are indexed by the UE's own position. Under wrap-around the maps are therefore not periodic:
+a UE that leaves the cluster and re-enters on the opposite side (mobility moves it to its central
+image) sees one jump in shadowing there, at the cluster border only.
+
 Inter-site correlation ρ (0.5 in 3GPP): z_site = √ρ · common + √(1 − ρ) · own_site, with one common
 field and one own field per site; sectors of a site share the site's map.
 """

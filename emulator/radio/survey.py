@@ -49,11 +49,7 @@ class SurveyResult:
     model: RadioModel = field(repr=False)
 
     def percentiles(self, q=(5, 50, 95)) -> dict[str, np.ndarray]:
-        return {
-            "coupling_loss_db": np.percentile(self.coupling_loss_db, q),
-            "geometry_sir_db": np.percentile(self.geometry_sir_db, q),
-            "sinr_db": np.percentile(self.sinr_db, q),
-        }
+        return {k: _finite_percentiles(getattr(self, k), q) for k in ("coupling_loss_db", "geometry_sir_db", "sinr_db")}
 
 
 def _in_cluster(rm: RadioModel, xy: np.ndarray) -> np.ndarray:
@@ -108,14 +104,23 @@ _LABELS = {
 }
 
 
+def _finite_percentiles(values: np.ndarray, q) -> np.ndarray:
+    # A layout with a single omni cell has no interferer: its SIR is +inf for every UE.
+    v = values[np.isfinite(values)]
+    return np.percentile(v, q) if v.size else np.full(np.shape(q), np.nan)
+
+
 def _plot_cdf(values: np.ndarray, label: str, title: str, path: Path) -> None:
     v = np.sort(values[np.isfinite(values)])
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    ax.plot(v, np.arange(1, len(v) + 1) / len(v), lw=1.8)
-    for q in (5, 50, 95):
-        x = np.percentile(v, q)
-        ax.axvline(x, color="0.6", lw=0.8, ls="--")
-        ax.annotate(f"{q}%: {x:.1f}", (x, q / 100.0), xytext=(4, -2), textcoords="offset points", fontsize=8)
+    if v.size:
+        ax.plot(v, np.arange(1, len(v) + 1) / len(v), lw=1.8)
+        for q in (5, 50, 95):
+            x = np.percentile(v, q)
+            ax.axvline(x, color="0.6", lw=0.8, ls="--")
+            ax.annotate(f"{q}%: {x:.1f}", (x, q / 100.0), xytext=(4, -2), textcoords="offset points", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no finite values (no interfering cell)", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel(label)
     ax.set_ylabel("CDF")
     ax.set_ylim(0, 1)
@@ -148,7 +153,7 @@ def coverage_grid(rm: RadioModel, points_per_axis: int = MAP_POINTS_PER_AXIS):
     sinr_db = np.full(len(pts), np.nan)
     inside = np.flatnonzero(_in_cluster(rm, pts))
     for chunk in np.array_split(inside, max(1, len(inside) // 20000)):
-        rx = rm.evaluate(pts[chunk]).rx_w
+        rx = rm.evaluate(pts[chunk], record=False).rx_w  # map points may sit on a site; UEs never do
         b = np.argmax(rx, axis=1)
         s = rx[np.arange(len(b)), b]
         best[chunk] = b
@@ -221,7 +226,7 @@ def write_survey(result: SurveyResult, out_dir) -> list[Path]:
         _plot_cdf(getattr(result, key), label, title, p)
         paths.append(p)
     csv_path = out / "survey_percentiles.csv"
-    cols = {k: np.percentile(getattr(result, k)[np.isfinite(getattr(result, k))], PERCENTILES) for k in _LABELS}
+    cols = {k: _finite_percentiles(getattr(result, k), PERCENTILES) for k in _LABELS}
     with csv_path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["percentile", *cols])

@@ -85,3 +85,18 @@ def test_36814_case1_geometry_matches_3gpp_calibration():
     p5, p50 = np.percentile(r.geometry_sir_db, [5, 50])
     assert 2.0 < p50 < 4.0
     assert -4.5 < p5 < -2.5
+
+
+def test_single_omni_site_has_infinite_geometry_and_still_writes(tmp_path):
+    sc = scenario_from_dict({
+        "name": "one",
+        "ran": {"slices": [{"name": "embb"}]},
+        "topology": {"layout": {"kind": "hex", "num_sites": 1, "sectors": 1, "boresights_deg": [0.0]}},
+    })
+    r = survey(sc, n_ues=200, seed=1)
+    assert np.all(np.isinf(r.geometry_sir_db)) and np.all(np.isfinite(r.sinr_db))
+    assert np.isnan(r.percentiles()["geometry_sir_db"]).all()
+    paths = write_survey(r, tmp_path)
+    rows = list(csv.reader((tmp_path / "survey_percentiles.csv").open()))
+    assert rows[1][2] == "nan" and float(rows[1][3]) > 0
+    assert len(paths) == 5

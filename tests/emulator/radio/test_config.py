@@ -1,0 +1,43 @@
+"""The `radio` scenario section: defaults with their sources, and located one-line errors."""
+import pytest
+
+from emulator.config import scenario_from_dict
+from emulator.errors import ConfigError
+from emulator.radio.config import RadioConfig
+
+
+def load(radio):
+    return scenario_from_dict({"ran": {"slices": [{"name": "a"}]}, "radio": radio}, "file.yaml")
+
+
+def test_defaults():
+    r = RadioConfig()
+    assert (r.tx_power_dbm, r.num_prbs, r.noise_figure_db, r.pathloss) == (46.0, 100, 9.0, "winner_c2")
+    assert r.prb_bandwidth_hz == 180e3 and r.carrier_hz == 2.6e9
+    assert r.shadowing.inter_site_correlation == 0.5
+    assert (r.antenna.pattern, r.antenna.gain_dbi, r.antenna.downtilt_deg) == ("36942", 15.0, None)
+    assert (r.link.alpha, r.link.sinr_min_db, r.link.max_efficiency) == (0.6, -10.0, 4.4)
+
+
+@pytest.mark.parametrize(
+    "radio, path, words",
+    [
+        ({"carrier_ghz": 7.0}, "radio", "outside the winner_c2 model's range"),
+        ({"num_prbs": 120}, "radio", "exceeds bandwidth_mhz"),
+        ({"shadowing": {"inter_site_correlation": 1.5}}, "radio.shadowing.inter_site_correlation", "less than or equal to 1"),
+        ({"antenna": {"pattern": "yagi"}}, "radio.antenna.pattern", "36942"),
+        ({"los": "sometimes"}, "radio.los", "draw"),
+        ({"ue_height_m": 1.0}, "radio.ue_height_m", "greater than or equal to 1.5"),
+        ({"handover": {"ttt": 0.1}}, "radio.handover.ttt", "unknown key"),
+    ],
+)
+def test_bad_values_give_located_errors(radio, path, words):
+    with pytest.raises(ConfigError) as exc:
+        load(radio)
+    assert exc.value.path == path
+    assert words in exc.value.message
+    assert "\n" not in str(exc.value)
+
+
+def test_38901_models_accept_mmwave_carriers():
+    assert load({"pathloss": "uma", "carrier_ghz": 28.0, "bandwidth_mhz": 100, "num_prbs": 100}).radio.carrier_ghz == 28.0
