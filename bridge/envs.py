@@ -23,7 +23,8 @@ Episode mapping. An env step is one decision epoch of the agent's control point(
 Action adapters. Some control points accept only constrained actions (slice shares must sum to 1;
 a random sample from a Box will not). With `actions="adapted"` (default) the env exposes a space
 that any sample of it is valid for and maps each action onto the point's constraint before
-submitting (`SimplexActions`: x / sum(x), all-zero → equal split). With `actions="raw"` the env
+submitting (`SimplexActions`: x / sum(x), all-zero → equal split; `AssignmentActions`: the MEC core's
+integer assignment as MultiDiscrete(M + 1) per device). With `actions="raw"` the env
 exposes the point's own Box and submits actions unchanged; the point rejects invalid ones, the
 previous action stays in force, and `info["rejected"]` carries the reason.
 """
@@ -106,9 +107,37 @@ class SimplexActions(ActionAdapter):
         return x / total
 
 
-# Adapters applied with actions="adapted", by control-point kind; kinds not listed take actions raw.
+class AssignmentActions(ActionAdapter):
+    """Box(0, M, (N,)) of integer choices (MEC core: 0 = local, j + 1 = server j) → MultiDiscrete.
+
+    The agent picks one of M + 1 options per device; the env sends them as numbers. Continuous
+    agents can use `actions="raw"` and round themselves (non-integers are rejected by the point).
+    """
+
+    name = "assignment"
+
+    def __init__(self, spec: Mapping[str, Any]):
+        super().__init__(spec)
+        low, high = float(spec["low"]), float(spec["high"])
+        if low != 0.0 or high != int(high) or high < 1:
+            raise ValueError(f"an assignment space needs low 0 and an integer high >= 1, got [{low:g}, {high:g}]")
+        self.agent_space = spaces.MultiDiscrete(np.full(self.point_space.shape, int(high) + 1, dtype=np.int64))
+
+    def space(self) -> spaces.Space:
+        return self.agent_space
+
+    def to_point(self, action: Any) -> Any:
+        arr = np.asarray(action)
+        if arr.dtype.kind not in "iu":
+            return action  # the point explains what is wrong with it
+        return arr.astype(np.float64)
+
+
+# Adapters applied with actions="adapted", by control-point kind; kinds not listed take actions raw
+# (e.g. "offloading": per-device scores in [0, 1], any Box sample is valid).
 ADAPTERS: dict[str, Callable[[Mapping[str, Any]], ActionAdapter]] = {
     "slice_partition": SimplexActions,
+    "assignment": AssignmentActions,
 }
 
 
@@ -178,7 +207,6 @@ class EmulationDriver:
         self._run_dir = run_dir
         self._keep_traces = keep_traces or run_dir is not None
         self._emu: Emulation | None = None
-        self._fresh = False  # built with `self.scenario.seed` and not advanced yet
         self._others = PolicyDecider(scenario.agents.policies)
         self._points: list[str] | None = None
         self._pending: list[Indication] = []
@@ -189,7 +217,6 @@ class EmulationDriver:
         """The Emulation, built on first use (spaces or reset), then reset in place per episode."""
         if self._emu is None:
             self._emu = Emulation(self.scenario, self._run_dir, pull=True, subsystems=self._subsystems)
-            self._fresh = True
         return self._emu
 
     @property
@@ -217,11 +244,11 @@ class EmulationDriver:
 
     def reset(self, seed: int) -> dict[str, Indication]:
         emu = self.emulation
-        if not (self._fresh and int(seed) == emu.scenario.seed):
-            if not self._keep_traces:
-                emu.traces = Traces(None, emu.traces.flush_rows)
-            emu.reset(int(seed))
-        self._fresh = False
+        if not self._keep_traces:
+            emu.traces = Traces(None, emu.traces.flush_rows)
+        # Always a reset, also of a world just built: episode counters then match a remote
+        # emulator's, where every env reset is a RESET.
+        emu.reset(int(seed))
         self._pending = []
         return self._advance()
 
@@ -506,3 +533,45 @@ class EmulationEnv(PointEnv):
     @property
     def emulation(self) -> Emulation:
         return self.driver.emulation
+
+
+# -- the paper scenarios -----------------------------------------------------------------------
+# Keyword arguments other than the env options are scenario overrides: top-level fields
+# (seed=3, duration=20, episode_steps=10) or dotted paths via a dict, **{"ran.decision_period_s": 0.5}.
+SLICING_SCENARIO = "scenarios/slicing-12cell.yaml"
+MEC_SCENARIO = "scenarios/mec-dirs.yaml"
+
+
+def slicing_parallel_env(path: str | Path = SLICING_SCENARIO, *, actions: str = "adapted",
+                         keep_traces: bool = False, run_dir: Path | None = None,
+                         **overrides: Any) -> EmulationParallelEnv:
+    """Inter-cell inter-slice PRB partitioning: one agent per cell (`slice/cell{k}`), shares via
+    the simplex adapter (Box(0, 1, (slices,)) → shares summing to 1)."""
+    return EmulationParallelEnv(path, kind="slice_partition", actions=actions, overrides=overrides,
+                                keep_traces=keep_traces, run_dir=run_dir)
+
+
+def cell_env(cell: int = 0, path: str | Path = SLICING_SCENARIO, *, actions: str = "adapted",
+             keep_traces: bool = False, run_dir: Path | None = None, **overrides: Any) -> EmulationEnv:
+    """One cell's slice partition as a Gymnasium env; the other cells follow the scenario's policy
+    (`agents.policies.slice_partition`, traffic-aware in the paper scenario)."""
+    return EmulationEnv(path, f"slice/cell{int(cell)}", actions=actions, overrides=overrides,
+                        keep_traces=keep_traces, run_dir=run_dir)
+
+
+def offloading_env(path: str | Path = MEC_SCENARIO, *, actions: str = "adapted", keep_traces: bool = False,
+                   run_dir: Path | None = None, **overrides: Any) -> EmulationEnv:
+    """MEC task offloading at the core MEC (`mec/core`, `mec.control: core`): one decision per
+    device and epoch, MultiDiscrete(M + 1) per device (0 = local, j + 1 = server j)."""
+    return EmulationEnv(path, "mec/core", actions=actions, overrides={"mec.control": "core", **overrides},
+                        keep_traces=keep_traces, run_dir=run_dir)
+
+
+def offloading_parallel_env(path: str | Path = MEC_SCENARIO, *, actions: str = "adapted",
+                            keep_traces: bool = False, run_dir: Path | None = None,
+                            **overrides: Any) -> EmulationParallelEnv:
+    """MEC task offloading as the paper's per-server agents (`mec/server{j}`, `mec.control:
+    servers`): each scores every device in [0, 1]; the emulator combines the scores by max vote."""
+    return EmulationParallelEnv(path, kind="offloading", actions=actions,
+                                overrides={"mec.control": "servers", **overrides},
+                                keep_traces=keep_traces, run_dir=run_dir)

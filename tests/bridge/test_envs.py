@@ -10,7 +10,8 @@ from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
-from bridge.envs import EmulationEnv, EmulationParallelEnv, SimplexActions, make_adapter
+from bridge.envs import (AssignmentActions, EmulationEnv, EmulationParallelEnv, SimplexActions, cell_env,
+                         make_adapter, offloading_env, offloading_parallel_env, slicing_parallel_env)
 from emulator.config import scenario_from_dict
 from emulator.emulation import Emulation
 from tests.emulator.world import TankWorld, ValvePoint, build
@@ -243,3 +244,98 @@ def test_unknown_points_and_kinds_are_clear_errors():
         EmulationEnv(scenario(), "tank/nozzle", subsystems=[build]).action_space
     with pytest.raises(ValueError, match="no control point of kind 'slice_partition'; kinds here: valve"):
         EmulationParallelEnv(scenario(), kind="slice_partition", subsystems=[build]).possible_agents
+
+
+def test_assignment_adapter_is_multidiscrete_over_local_and_each_server():
+    point = {"kind": "assignment", "action_space": {"type": "box", "shape": [5], "low": 0.0, "high": 2.0}}
+    adapter = make_adapter(point, "adapted")
+    assert isinstance(adapter, AssignmentActions)
+    assert adapter.space() == spaces.MultiDiscrete([3] * 5)
+    out = adapter.to_point(np.array([0, 1, 2, 2, 0]))
+    assert out.dtype == np.float64 and out.tolist() == [0.0, 1.0, 2.0, 2.0, 0.0]
+    frac = np.array([0.5, 1, 2, 2, 0])
+    assert adapter.to_point(frac) is frac
+    with pytest.raises(ValueError, match="integer high"):
+        make_adapter({"kind": "assignment", "action_space": {"shape": [5], "low": 0.0, "high": 1.5}}, "adapted")
+
+
+# -- the paper scenarios ------------------------------------------------------------------------
+def test_cell_env_on_the_slicing_scenario_passes_check_env_and_adapted_shares_always_apply():
+    env = cell_env(3, duration=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env, skip_render_check=True)
+    assert env.action_space == spaces.Box(0.0, 1.0, (4,), np.float32)
+    env.reset(seed=1)
+    env.action_space.seed(1)
+    for _ in range(5):
+        action = env.action_space.sample()
+        _, _, _, trunc, info = env.step(action)
+        assert "rejected" not in info
+        in_force = env.emulation.control_points["slice/cell3"].current_action
+        np.testing.assert_allclose(in_force, action / action.sum(), rtol=1e-6)
+    cps = env.emulation.control_points
+    assert trunc and cps["slice/cell3"].counters["invalid"] == 0
+    # epochs at 1 … 6 s: the other cells answered the first five by their traffic-aware policy
+    assert cps["slice/cell0"].counters["applied"] == 5 and cps["slice/cell0"].counters["fallbacks"] == 0
+    env.close()
+
+
+def test_cell_env_seeded_episodes_repeat_exactly():
+    env = cell_env(0, duration=4)
+    actions = [np.array(a, np.float32) for a in ([1, 0, 0, 0], [0.1, 0.2, 0.3, 0.4], [0, 0, 0, 0])]
+    a_obs, a_rew = rollout(env, 4, actions)
+    b_obs, b_rew = rollout(env, 4, actions)
+    c_obs, _ = rollout(env, 5, actions)
+    np.testing.assert_array_equal(a_obs, b_obs)
+    np.testing.assert_array_equal(a_rew, b_rew)
+    assert not np.array_equal(a_obs, c_obs)
+    env.close()
+
+
+def test_raw_shares_that_do_not_sum_to_one_are_rejected_with_the_points_reason():
+    env = cell_env(0, actions="raw", duration=4)
+    env.reset(seed=2)
+    _, _, _, _, info = env.step(np.full(4, 0.5, np.float32))
+    assert "shares sum to 2" in info["rejected"]
+    assert env.emulation.control_points["slice/cell0"].current_action.tolist() == [0.25] * 4  # default kept
+    env.close()
+
+
+def test_slicing_parallel_env_passes_parallel_api_test_with_one_agent_per_cell():
+    env = slicing_parallel_env(duration=4)
+    assert env.possible_agents == [f"slice/cell{k}" for k in range(12)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel_api_test(env, num_cycles=50)
+    env.close()
+
+
+@pytest.mark.xfail(strict=True, reason="the MEC points' info carries emu.episode, which counts on across "
+                   "resets, so a seeded reset + step does not repeat its info (emulator/mec/subsystem.py)")
+def test_offloading_env_passes_check_env():
+    env = offloading_env(episode_steps=4, duration=20.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env, skip_render_check=True)
+    env.close()
+
+
+def test_offloading_env_applies_the_chosen_servers():
+    env = offloading_env(episode_steps=4, duration=20.0)
+    assert env.action_space == spaces.MultiDiscrete([3] * 30)  # local, server 0, server 1 per device
+    env.reset(seed=1)
+    choice = np.array([0, 1, 2] * 10)
+    _, _, _, _, info = env.step(choice)
+    assert "rejected" not in info
+    assert env.emulation.control_points["mec/core"].current_action.tolist() == choice.astype(float).tolist()
+    env.close()
+
+
+def test_offloading_parallel_env_serves_one_agent_per_server():
+    env = offloading_parallel_env(episode_steps=4, duration=20.0)
+    assert env.possible_agents == ["mec/server0", "mec/server1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel_api_test(env, num_cycles=50)
+    env.close()
