@@ -119,7 +119,8 @@ class MecConfig(StrictModel):
     devices: DevicesConfig = Field(default_factory=DevicesConfig)
     tasks: TasksConfig = Field(default_factory=TasksConfig)
     # φ_T [1/s] and φ_E [1/J] of eq. 10 (not given in the paper; equal weights are our choice).
-    phi_t: float = Field(1.0, ge=0, le=1e6)
+    # φ_T > 0: with energy alone the best transmit power tends to 0 and uploads never end.
+    phi_t: float = Field(1.0, gt=0, le=1e6)
     phi_e: float = Field(1.0, ge=0, le=1e6)
     # Our choice: long enough for a batch to finish under any sensible assignment (largest local
     # task 2 s), so each epoch is the paper's one-shot problem; shorter periods make batches overlap
@@ -146,8 +147,6 @@ class MecConfig(StrictModel):
             raise ValueError(
                 f"devices.positions lists {len(self.devices.positions)} devices but num_devices is {self.num_devices}"
             )
-        if self.phi_t == 0 and self.phi_e == 0:
-            raise ValueError("phi_t and phi_e are both 0: the objective would be identically zero")
         return self
 
     def server_capacity(self, num_servers: int) -> list[float]:
