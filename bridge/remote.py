@@ -22,8 +22,15 @@ bridge.envs): agent code written against one runs against the other unchanged.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 import time
-from typing import Any, Callable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -150,3 +157,54 @@ def env_steps_per_second(make_env: Callable[[], Any], policy: Callable[[np.ndarr
     finally:
         env.close()
     return {"steps": float(steps), "episodes": float(episodes), "wall_s": wall, "steps_per_s": steps / wall}
+
+
+@dataclass
+class EmulatorProcess:
+    """A `ranemu run` child process serving agents on `endpoint`."""
+
+    endpoint: str
+    process: subprocess.Popen
+    log_path: Path
+    log_text: str = ""  # its output, kept when the process has been reaped
+
+    def log(self) -> str:
+        if self.log_path.exists():
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return self.log_text
+
+
+@contextmanager
+def launch_emulator(path: str | Path, params: Sequence[str] = (), wait_agents: int = 1,
+                    out: str | Path | None = None, grace_s: float = 30.0) -> Iterator[EmulatorProcess]:
+    """`ranemu run PATH --wait-agents N` as a child process on a private ipc endpoint.
+
+    Yields an EmulatorProcess to attach remote envs to. On exit the process gets `grace_s` to
+    finish its run (it does once its agents have left), then SIGTERM, then SIGKILL: it is always
+    reaped. `params` are extra `PATH=VALUE` scenario overrides; `out` is the runs folder (default:
+    a temporary folder, removed afterwards).
+    """
+    with tempfile.TemporaryDirectory(prefix="ranemu-env-") as tmp:
+        endpoint = f"ipc://{tmp}/agents.sock"
+        cmd = [sys.executable, "-m", "bridge.cli", "run", str(path), "--wait-agents", str(int(wait_agents)),
+               "--quiet", "--out", str(out if out is not None else Path(tmp) / "runs"),
+               "--param", f"agents.endpoint={endpoint}", "--param", "agents.pub_endpoint=null"]
+        for p in params:
+            cmd += ["--param", p]
+        log_path = Path(tmp) / "emulator.log"
+        with open(log_path, "w", encoding="utf-8") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
+        emu = EmulatorProcess(endpoint, proc, log_path)
+        try:
+            yield emu
+        finally:
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                proc.terminate()  # the runner stops cleanly on SIGTERM: BYE, traces closed
+                try:
+                    proc.wait(timeout=10.0)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            emu.log_text = emu.log()

@@ -21,8 +21,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
-from bridge.envs import EmulationEnv, EmulationParallelEnv
-from bridge.remote import RemoteEnv, RemoteParallelEnv, env_steps_per_second
+from bridge.envs import EmulationEnv, EmulationParallelEnv, cell_env, offloading_env, slicing_parallel_env
+from bridge.remote import RemoteEnv, RemoteParallelEnv, env_steps_per_second, launch_emulator
 from emulator.config import scenario_from_dict
 from tests.bridge.world import builder
 
@@ -241,6 +241,74 @@ def test_an_emulator_that_ends_its_run_early_ends_the_episode_and_refuses_reset(
         finally:
             env.close()
         assert finish(proc).startswith("resets=1") and proc.returncode == 0
+
+
+# -- the paper scenarios behind `ranemu run` --------------------------------------------------------
+def slice_policy(obs):
+    """Deterministic: shares follow each slice's load (observation entries 4..7) plus a floor."""
+    return (obs[4:8] + 0.05).astype(np.float32)
+
+
+def test_remote_cell_env_on_ranemu_run_reproduces_the_in_process_cell_env():
+    seeds = [3, None]
+    local = episodes(cell_env(0, duration=5), seeds, slice_policy)
+    with launch_emulator("scenarios/slicing-12cell.yaml", ["duration=5", "output.report=false"]) as em:
+        env = RemoteEnv(em.endpoint, "slice/cell0", timeout_s=30.0)
+        try:
+            remote = episodes(env, seeds, slice_policy)
+        finally:
+            env.close()
+    assert em.process.returncode == 0, em.log_text[-2000:]
+    assert "resets=2" in em.log_text and "invalid=0" in em.log_text
+    assert len(local) == 2 * 5  # epochs at 1 … 5 s: a reset and 4 steps per episode
+    assert_same(local, remote)
+
+
+def test_remote_parallel_env_over_twelve_cells_passes_parallel_api_test_and_matches_in_process():
+    def run(env):
+        obs, _ = env.reset(seed=8)
+        rewards = []
+        while env.agents:
+            obs, rew, _, _, _ = env.step({p: slice_policy(o) for p, o in obs.items()})
+            rewards.append([rew[p] for p in sorted(rew)])
+        return np.array(rewards)
+
+    local = run(slicing_parallel_env(duration=4))
+    cells = [f"slice/cell{k}" for k in range(12)]
+    with launch_emulator("scenarios/slicing-12cell.yaml", ["duration=4", "output.report=false"]) as em:
+        env = RemoteParallelEnv(em.endpoint, cells, timeout_s=30.0)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                parallel_api_test(env, num_cycles=50)
+            remote = run(env)
+        finally:
+            env.close()
+    assert em.process.returncode == 0, em.log_text[-2000:]
+    assert local.shape == (3, 12)
+    np.testing.assert_array_equal(local, remote)
+
+
+def test_remote_offloading_env_sends_multidiscrete_assignments_and_matches_in_process():
+    def nearest_or_local(obs):
+        # columns 0..1: channel gain (dB) to each server; offload to the better one when it is good
+        gains = obs[:, :2]
+        best = np.argmax(gains, axis=1)
+        return np.where(gains.max(axis=1) > -80.0, best + 1, 0).astype(np.int64)
+
+    params = ["mec.control=core", "episode_steps=4", "duration=20", "output.report=false"]
+    local = episodes(offloading_env(**{"mec.control": "core", "episode_steps": 4, "duration": 20}),
+                     [2, None], nearest_or_local)
+    with launch_emulator("scenarios/mec-dirs.yaml", params) as em:
+        env = RemoteEnv(em.endpoint, "mec/core", timeout_s=30.0)
+        try:
+            remote = episodes(env, [2, None], nearest_or_local)
+        finally:
+            env.close()
+    assert em.process.returncode == 0, em.log_text[-2000:]
+    assert len(local) == 2 * 4
+    assert set(nearest_or_local(local[0][1]).tolist()) == {0, 1, 2}  # local and both servers in play
+    assert_same(local, remote)
 
 
 def test_env_steps_per_second_measures_both_envs():
