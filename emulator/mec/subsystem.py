@@ -194,7 +194,6 @@ class MecSubsystem(Subsystem):
         )
         self._info = {
             "num_servers": m,
-            "episode": self.emu.episode,
             "tasks": tasks.tolist(),
             "cycles": dev_cycles.tolist(),
             "bits": dev_bits.tolist(),

@@ -311,8 +311,6 @@ def test_slicing_parallel_env_passes_parallel_api_test_with_one_agent_per_cell()
     env.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the MEC points' info carries emu.episode, which counts on across "
-                   "resets, so a seeded reset + step does not repeat its info (emulator/mec/subsystem.py)")
 def test_offloading_env_passes_check_env():
     env = offloading_env(episode_steps=4, duration=20.0)
     with warnings.catch_warnings():
