@@ -78,7 +78,7 @@ class ProtocolError(Exception):
 # -- encoding ----------------------------------------------------------------------------------
 def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
-        arr = np.ascontiguousarray(obj)
+        arr = obj if obj.flags.c_contiguous else np.array(obj, order="C")  # (ascontiguousarray makes 0-d 1-d)
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         return {ARRAY_TAG: 1, "dtype": arr.dtype.str, "shape": list(arr.shape), "bytes": arr.tobytes()}
@@ -120,7 +120,7 @@ def _array_hook(obj: dict) -> Any:
     if count > MAX_ARRAY_ELEMENTS or count * dt.itemsize != len(data):
         raise ProtocolError(Code.DECODE, f"array of shape {shape} and dtype {dtype} needs "
                                          f"{count * dt.itemsize} bytes, got {len(data)}")
-    arr = np.frombuffer(data, dtype=dt).reshape(shape).copy()
+    arr = np.frombuffer(data, dtype=dt).reshape(tuple(shape)).copy()
     return arr[()] if arr.ndim == 0 else arr
 
 
@@ -166,14 +166,14 @@ def _role_list(x: Any) -> bool:
     return isinstance(x, list) and 0 < len(x) <= MAX_ROLES and all(_name(r) for r in x)
 
 
-def _action(x: Any) -> bool:
-    # An action is an array, a number, or (for clients without numpy) a list of numbers; the
-    # control point then checks shape and range.
+def _action(x: Any, depth: int = 0) -> bool:
+    # An action is an array, a number, or (for clients without numpy) nested lists of numbers at
+    # most MAX_ARRAY_DIMS deep; the control point then checks shape and range.
     if isinstance(x, np.ndarray):
         return x.dtype.kind in "biuf"
     if _is_num(x) and not isinstance(x, bool):
         return True
-    return isinstance(x, list) and all(_action(e) for e in x)
+    return isinstance(x, list) and depth < MAX_ARRAY_DIMS and all(_action(e, depth + 1) for e in x)
 
 
 def _actions(x: Any) -> bool:

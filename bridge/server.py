@@ -535,7 +535,9 @@ class AgentBridge:
                     log.info("agent %s asked for a reset (seed %s)", sess.name, msg.get("seed"))
                     self._send(identity, P.pack(MsgType.ACK, step=-1, roles=[], of="RESET"), sess)
             elif kind == "BYE":
-                if sess is not None:
+                if sess is None:
+                    self._fail(identity, Code.NOT_ATTACHED, "BYE without a session")
+                else:
                     self._detach(sess, f"said BYE ({msg.get('reason') or 'no reason'})")
         except Exception as exc:  # a bug must not take the emulation down with one bad message
             log.exception("error handling %s from %r", kind, identity)
