@@ -226,17 +226,26 @@ def plot_sweep(df, keys: list[str], metric: str | None, path: Path) -> Path:
     fig, axes = plt.subplots(rows_n, cols, figsize=(5.5 * cols, 4.2 * rows_n), dpi=120, squeeze=False)
     markers = itertools.cycle("osD^vPX*")
     policy_marker = {p: next(markers) for p in ok["policy"].unique()}
+    numeric = x_key is not None and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ok[x_key])
+    # Non-numeric values (e.g. a resource-manager name) go on the axis as categories, in grid order.
+    categories = list(dict.fromkeys(map(str, ok[x_key]))) if x_key is not None and not numeric else []
     for ax, (gkey, gdf) in zip(axes.ravel(), groups):
         for policy, pdf in gdf.groupby("policy", sort=False):
             if x_key is None:
                 stats = pdf[metric].agg(["mean", "std"]).to_frame().T
                 xs = np.zeros(1)
-            else:
+            elif numeric:
                 stats = pdf.groupby(x_key)[metric].agg(["mean", "std"]).sort_index()
                 xs = stats.index.to_numpy(dtype=float)
+            else:
+                stats = pdf.groupby(pdf[x_key].map(str))[metric].agg(["mean", "std"])
+                stats = stats.reindex([c for c in categories if c in stats.index])
+                xs = np.array([categories.index(c) for c in stats.index], dtype=float)
             ax.errorbar(xs, stats["mean"], yerr=stats["std"].fillna(0.0), marker=policy_marker[policy], ms=4,
                         capsize=2, label=str(policy))
         ax.set_xlabel(x_key or "")
+        if categories:
+            ax.set_xticks(range(len(categories)), categories)
         ax.set_ylabel(metric)
         if others:
             gk = gkey if isinstance(gkey, tuple) else (gkey,)

@@ -75,3 +75,13 @@ def test_a_failing_run_is_recorded_not_fatal(tmp_path):
     out = run_sweep(path, ["mec.num_devices=3,20"], ["optimal"], tmp_path / "out", workers=0, until=5.0)
     df = pd.read_csv(out / "sweep.csv", keep_default_na=False).set_index("mec.num_devices")
     assert df.loc[3, "error"] == "" and "exhaustive search" in df.loc[20, "error"]
+
+
+def test_a_non_numeric_parameter_is_plotted_as_categories(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(SCENARIO))
+    out = run_sweep(path, ["mec.resource_manager=optimal,equal"], ["greedy"], tmp_path / "out", workers=0, until=5.0)
+    df = pd.read_csv(out / "sweep.csv", keep_default_na=False).set_index("mec.resource_manager")
+    assert (df["error"] == "").all() and (out / "sweep.png").stat().st_size > 10_000
+    # Problem 13's optimal split and power beat the equal split at full power.
+    assert df.loc["optimal", "mec.objective"] < df.loc["equal", "mec.objective"]
