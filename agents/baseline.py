@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("CURVE needs both --server-key and --client-key")
         curve = {"server_public_key": args.server_key, "client_keys": args.client_key}
     policy = BaselinePolicy(*parse_policies(args.policy))
-    name = args.name or f"baseline-{'+'.join(sorted(set(policy.per_kind.values()) | {policy.default or ''}) - {''})}"
+    used = sorted(({policy.default} | set(policy.per_kind.values())) - {None})
+    name = args.name or "baseline-" + "+".join(used)
     try:
         n = run_agent(args.endpoint, roles, policy, name=name, curve=curve, timeout_s=args.timeout,
                       give_up_s=args.give_up, on_welcome=policy.on_welcome)

@@ -403,9 +403,12 @@ def run_agent(endpoint: str, roles: Iterable[str], policy_fn: Callable[[Indicati
 
     Reconnects (resuming the session) when the emulator goes silent, retries HELLO while an old
     session of ours still holds the roles, and gives up after `give_up_s` without a session
-    (None: never). Exits when orphaned by a supervising emulator. Returns the decisions made.
+    (None: never). Exits when orphaned by a supervising emulator. With `curve=None` it uses the
+    CURVE keys a supervising emulator put in the environment, if any. Returns the decisions made.
     """
     roles = list(roles)
+    if curve is None:
+        curve = curve_from_env()  # a supervising emulator with CURVE on hands its children a key
     client = AgentClient(endpoint, roles, name=name, curve=curve, timeout_s=timeout_s, ack=ack)
     decisions = 0
     backoff = 0.05
