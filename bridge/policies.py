@@ -25,12 +25,18 @@ def _mec(factory: str) -> tuple[Callable[[str], Policy], Callable[[], list[str]]
     return get, names
 
 
+# The slice-partition baselines the RAN's points register (emulator/ran/control.py).
+SLICE_BASELINES = ("equal", "traffic_aware")
+
+
 def _ran() -> tuple[Callable[[str], Policy], Callable[[], list[str]]]:
     def get(name: str) -> Policy:
-        return importlib.import_module("emulator.ran.baselines").SLICE_POLICIES[name]
+        if name not in SLICE_BASELINES:
+            raise KeyError(name)
+        return getattr(importlib.import_module("emulator.ran.baselines"), name)
 
     def names() -> list[str]:
-        return sorted(importlib.import_module("emulator.ran.baselines").SLICE_POLICIES)
+        return list(SLICE_BASELINES)
 
     return get, names
 
