@@ -85,13 +85,18 @@ def cmd_topology(args) -> int:
     return 0
 
 
+SUBSYSTEM_SECTIONS = ("ran", "mec")
+
+
 def _print_summary(result) -> None:
+    """Per-subsystem tables (lists of row dicts in the subsystem's summary), then one-line facts."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     summary = result.summary
-    for section, body in summary.items():
+    for section in SUBSYSTEM_SECTIONS:
+        body = summary.get(section)
         if not isinstance(body, dict):
             continue
         for key, value in body.items():
@@ -102,12 +107,18 @@ def _print_summary(result) -> None:
                 for row in value:
                     table.add_row(*(_fmt(row.get(c)) for c in value[0]))
                 console.print(table)
+        facts = {k: v for k, v in body.items() if not isinstance(v, (dict, list))}
+        if facts:
+            console.print(f"{section}: " + " ".join(f"{k}={_fmt(v)}" for k, v in facts.items()))
     scalars = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
     console.print(" ".join(f"{k}={_fmt(v)}" for k, v in scalars.items()))
-    if "bridge" in summary and isinstance(summary["bridge"], dict):
-        b = summary["bridge"]
-        keys = [k for k in b if not isinstance(b[k], (dict, list))]
-        console.print("bridge: " + " ".join(f"{k}={_fmt(b[k])}" for k in keys))
+    bridge = summary.get("bridge")
+    if isinstance(bridge, dict):
+        facts = {k: v for k, v in bridge.items() if not isinstance(v, (dict, list))}
+        console.print("bridge: " + " ".join(f"{k}={_fmt(v)}" for k, v in facts.items()))
+        for key in ("rtt_ms", "round_ms"):
+            if isinstance(bridge.get(key), dict):
+                console.print(f"bridge {key}: " + " ".join(f"{k}={_fmt(v)}" for k, v in bridge[key].items()))
     if "realtime_lateness" in summary:
         console.print("real-time clock lateness: " + " ".join(f"{k}={_fmt(v)}" for k, v in summary["realtime_lateness"].items()))
     state = "interrupted — partial results kept" if result.interrupted else "done"
@@ -135,14 +146,32 @@ def cmd_run(args) -> int:
     return 130 if result.interrupted else 0
 
 
+DEMO_HORIZON_S = 30.0
+
+
+def demo_overrides(ipc_dir: Path, n_cells: int = 12, policy: str = "traffic_aware") -> dict[str, Any]:
+    """The demo = the 12-cell scenario with one baseline agent process per cell over ZeroMQ."""
+    command = ["{python}", "-m", "agents.baseline", "--endpoint", "{endpoint}", "--role", "{role}",
+               "--policy", policy, "--name", "baseline-{role}"]
+    return {
+        "agents.processes": [{"roles": [f"slice/cell{k}"], "command": command} for k in range(n_cells)],
+        "agents.wait_agents": n_cells,
+        # ipc endpoints in a private folder: no port to collide with, nothing reachable off-host
+        "agents.endpoint": f"ipc://{ipc_dir}/control",
+        "agents.pub_endpoint": f"ipc://{ipc_dir}/kpi",
+        "duration": DEMO_HORIZON_S,
+    }
+
+
 def cmd_demo(args) -> int:
-    """The main job on the default scenario with agents attached (see README)."""
+    """The main job: 12-cell slicing scenario, 12 baseline agent processes attached over ZeroMQ."""
+    import tempfile
+
     from bridge.runner import run_scenario
 
-    path = _scenario_path("slicing-12cell.yaml")
-    demo = _scenario_path("demo.yaml") if (REPO_ROOT / "scenarios" / "demo.yaml").exists() else path
-    sc = _load(str(demo), args)
-    result = run_scenario(sc, out_base=args.out, until=args.until, progress=True)
+    with tempfile.TemporaryDirectory(prefix="ranemu-demo-") as ipc_dir:
+        sc = _load(str(_scenario_path("slicing-12cell.yaml")), args, demo_overrides(Path(ipc_dir)))
+        result = run_scenario(sc, out_base=args.out, until=args.until, progress=True)
     _print_summary(result)
     return 130 if result.interrupted else 0
 

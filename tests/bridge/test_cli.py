@@ -64,3 +64,33 @@ def test_console_script_is_installed_and_answers():
     assert out.returncode == 0
     for command in ("run", "validate", "topology", "radio", "sweep", "keys", "demo"):
         assert command in out.stdout
+
+
+def test_demo_attaches_twelve_agent_processes_and_writes_the_report(tmp_path):
+    import json
+
+    import pandas as pd
+
+    assert main(["demo", "--until", "3", "--out", str(tmp_path)]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    bridge = summary["bridge"]
+    assert bridge["attaches"] == 12 and bridge["answered"] == 36 and bridge["fallbacks"] == 0
+    # every agent process was told BYE, exited by itself (code 0) and was reaped
+    assert [p["running"] for p in bridge["processes"]] == [False] * 12
+    assert [p["exit_codes"] for p in bridge["processes"]] == [[0]] * 12
+    df = pd.read_parquet(run_dir / "traces" / "ran.parquet")
+    assert sorted(df["cell"].unique()) == list(range(12)) and df["step"].max() == 2
+    assert (run_dir / "ran_reward.png").stat().st_size > 10_000
+
+
+def test_quickstart_runs_and_is_reproducible(tmp_path):
+    import pandas as pd
+
+    frames = []
+    for i in range(2):
+        out = tmp_path / str(i)
+        assert main(["run", str(REPO / "scenarios" / "quickstart.yaml"), "--until", "3", "--quiet", "--out", str(out)]) == 0
+        (run_dir,) = out.iterdir()
+        frames.append(pd.read_parquet(run_dir / "traces" / "ran.parquet"))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
