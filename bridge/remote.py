@@ -176,8 +176,10 @@ class EmulatorProcess:
 
 @contextmanager
 def launch_emulator(path: str | Path, params: Sequence[str] = (), wait_agents: int = 1,
-                    out: str | Path | None = None, grace_s: float = 30.0) -> Iterator[EmulatorProcess]:
-    """`ranemu run PATH --wait-agents N` as a child process on a private ipc endpoint.
+                    out: str | Path | None = None, grace_s: float = 30.0,
+                    endpoint: str | None = None) -> Iterator[EmulatorProcess]:
+    """`ranemu run PATH --wait-agents N` as a child process, by default on a private ipc endpoint
+    (`endpoint`: e.g. tcp://127.0.0.1:PORT instead).
 
     Yields an EmulatorProcess to attach remote envs to. On exit the process gets `grace_s` to
     finish its run (it does once its agents have left), then SIGTERM, then SIGKILL: it is always
@@ -185,7 +187,7 @@ def launch_emulator(path: str | Path, params: Sequence[str] = (), wait_agents: i
     a temporary folder, removed afterwards).
     """
     with tempfile.TemporaryDirectory(prefix="ranemu-env-") as tmp:
-        endpoint = f"ipc://{tmp}/agents.sock"
+        endpoint = endpoint or f"ipc://{tmp}/agents.sock"
         cmd = [sys.executable, "-m", "bridge.cli", "run", str(path), "--wait-agents", str(int(wait_agents)),
                "--quiet", "--out", str(out if out is not None else Path(tmp) / "runs"),
                "--param", f"agents.endpoint={endpoint}", "--param", "agents.pub_endpoint=null"]
