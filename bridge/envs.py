@@ -575,3 +575,10 @@ def offloading_parallel_env(path: str | Path = MEC_SCENARIO, *, actions: str = "
     return EmulationParallelEnv(path, kind="offloading", actions=actions,
                                 overrides={"mec.control": "servers", **overrides},
                                 keep_traces=keep_traces, run_dir=run_dir)
+
+
+# gymnasium.make ids (after `import bridge.envs`); keyword arguments go to the constructors above.
+GYM_IDS = {"ranemu/SliceCell-v0": "bridge.envs:cell_env", "ranemu/MecOffloading-v0": "bridge.envs:offloading_env"}
+for _id, _entry in GYM_IDS.items():
+    if _id not in gymnasium.registry:
+        gymnasium.register(id=_id, entry_point=_entry)

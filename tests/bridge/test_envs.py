@@ -293,6 +293,19 @@ def test_cell_env_seeded_episodes_repeat_exactly():
     env.close()
 
 
+def test_registered_cell_env_passes_check_env_with_its_spec_determinism_checks():
+    import gymnasium
+
+    env = gymnasium.make("ranemu/SliceCell-v0", cell=5, duration=4)
+    assert env.spec is not None and not env.spec.nondeterministic
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # With a spec the checker also compares seeded observations and makes/closes a second env.
+        check_env(env.unwrapped, skip_render_check=True)
+    assert env.unwrapped.point == "slice/cell5"
+    env.close()
+
+
 def test_raw_shares_that_do_not_sum_to_one_are_rejected_with_the_points_reason():
     env = cell_env(0, actions="raw", duration=4)
     env.reset(seed=2)
