@@ -18,6 +18,12 @@ bridge.envs): agent code written against one runs against the other unchanged.
   in-process; if the emulator ends the run first (`--until`, Ctrl-C) the episode ends with the last
   observation, reward 0 and `info["end"]`, and the next reset() raises `ServerBye`.
 
+- A parallel env's roles must arrive in one INDICATION (the world raises them in one decision, as
+  the RAN does for its cells); in-process, points of one instant raised separately are gathered,
+  over the wire they cannot be. An agent removed mid-episode (terminated) sends no CONTROL: the
+  emulator waits its deadline for it, then falls back.
+
+`launch_emulator` starts `ranemu run` as a child process for remote envs to attach to;
 `env_steps_per_second` measures in-process against remote steps/s for the benchmark.
 """
 from __future__ import annotations
