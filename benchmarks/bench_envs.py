@@ -87,6 +87,8 @@ def measure_env_rates(steps: int = 300, cases: list[str] | None = None,
             remote = float(np.median(samples[transport]))
             row[f"remote_{transport}_steps_per_s"] = remote
             row[f"remote_{transport}_ratio"] = remote / local
+            # What the wire adds to one step (both processes' encode/decode, the round trip).
+            row[f"remote_{transport}_overhead_us"] = (1.0 / remote - 1.0 / local) * 1e6
         rows.append(row)
     return rows
 
@@ -99,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = measure_env_rates(args.steps, args.case, repeats=args.repeats)
     print(f"steps/s, median of {args.repeats}; ratio = remote / in-process")
-    print(f"{'case':<15} {'steps':>6} {'in-process/s':>13} {'remote ipc/s':>13} {'ratio':>6} {'remote tcp/s':>13} {'ratio':>6}")
+    print(f"{'case':<15} {'steps':>6} {'in-process/s':>13} {'remote ipc/s':>13} {'ratio':>6} {'+us/step':>9} "
+          f"{'remote tcp/s':>13} {'ratio':>6} {'+us/step':>9}")
     for r in rows:
         print(f"{r['case']:<15} {r['steps']:>6} {r['in_process_steps_per_s']:>13.1f} "
-              f"{r['remote_ipc_steps_per_s']:>13.1f} {r['remote_ipc_ratio']:>6.2f} "
-              f"{r['remote_tcp_steps_per_s']:>13.1f} {r['remote_tcp_ratio']:>6.2f}")
+              f"{r['remote_ipc_steps_per_s']:>13.1f} {r['remote_ipc_ratio']:>6.2f} {r['remote_ipc_overhead_us']:>9.0f} "
+              f"{r['remote_tcp_steps_per_s']:>13.1f} {r['remote_tcp_ratio']:>6.2f} {r['remote_tcp_overhead_us']:>9.0f}")
     return 0
 
 
