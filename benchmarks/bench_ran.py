@@ -7,7 +7,7 @@ it is timed; the profile splits the wall time between the TTI kernel, arrival ge
 mobility + radio update, mask steps, decision epochs (KPIs, traces, policies) and the rest
 (SimPy and Python glue).
 
-    .venv/bin/python benchmarks/bench_ran.py [--seconds 10] [--quick]
+    .venv/bin/python benchmarks/bench_ran.py [--seconds 5] [--repeat 3] [--quick]
 """
 from __future__ import annotations
 
@@ -38,17 +38,24 @@ def group_sizes(per_cell: int, num_slices: int = 4) -> list[str]:
     return [f"ran.slices[{i}].group_size={q + (1 if i < r else 0)}" for i in range(num_slices)]
 
 
-def measure(overrides: list[str], seconds: float) -> dict:
+def measure(overrides: list[str], seconds: float, repeat: int = 1) -> dict:
+    """Best of `repeat` timed stretches of one warmed-up emulation (others' load on a shared
+    machine only ever adds time, so the minimum is the least disturbed estimate)."""
     sc = load_scenario(SCENARIO, overrides + ["output.traces=false"])
     emu = Emulation(sc, run_dir=None)
     ran = emu.subsystems[0]
     emu.run(until=WARMUP_S)
-    for key in ran.profile:
-        ran.profile[key] = 0.0
-    t0 = time.perf_counter()
-    emu.run(until=WARMUP_S + seconds)
-    wall = time.perf_counter() - t0
-    prof = dict(ran.profile)
+    best = None
+    for r in range(repeat):
+        for key in ran.profile:
+            ran.profile[key] = 0.0
+        start = emu.env.now
+        t0 = time.perf_counter()
+        emu.run(until=start + seconds)
+        wall = time.perf_counter() - t0
+        if best is None or wall < best[0]:
+            best = (wall, dict(ran.profile))
+    wall, prof = best
     prof["other"] = max(0.0, wall - sum(prof.values()))
     return {"x": seconds / wall, "wall": wall, "ues": ran.U, "cells": ran.C, "profile": prof,
             "backlogged": float((ran.engine.backlog > 0).mean()), "load": float(ran.kpis["load"].sum(axis=1).mean())}
@@ -67,12 +74,14 @@ def profile_lines(r: dict) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=10.0, help="simulated seconds timed per case")
+    ap.add_argument("--seconds", type=float, default=5.0, help="simulated seconds per timed stretch")
     ap.add_argument("--quick", action="store_true", help="only the full-load case and its profile")
+    ap.add_argument("--repeat", type=int, default=3, help="timed stretches per case; the fastest is reported")
     args = ap.parse_args()
     s = args.seconds
 
-    base = measure(full_load(), s)
+    rep = args.repeat
+    base = measure(full_load(), s, rep)
     print(line("12-cell full load, RR, isolation", base))
     print("  where the time goes:")
     for ln in profile_lines(base):
@@ -83,15 +92,16 @@ def main() -> None:
         ("12-cell full load, PF, isolation", ["ran.scheduler.discipline=pf"]),
         ("12-cell full load, RR, work-conserving", ["ran.scheduler.sharing=work_conserving"]),
         ("12-cell full load, CQI every TTI", ["ran.scheduler.cqi_period_ttis=1"]),
+        ("12-cell full load, mobility/radio every 200 ms", ["ran.mobility.period_s=0.2"]),
         ("12-cell full load, static UEs (no radio updates)", ["ran.mobility.model=static"]),
     ]:
-        print(line(label, measure(full_load() + extra, s)))
+        print(line(label, measure(full_load() + extra, s, rep)))
     print("scaling with UEs (12 cells, full load):")
     for per_cell in (21, 43, 85, 128, 171, 341):
-        print(line(f"  {per_cell * 12} UEs", measure(full_load() + group_sizes(per_cell), s)))
+        print(line(f"  {per_cell * 12} UEs", measure(full_load() + group_sizes(per_cell), s, rep)))
     print("scaling with cells (128 UEs per cell, full load):")
     for sites in (4, 7, 12, 19):
-        print(line(f"  {sites * 3} cells", measure(full_load() + [f"topology.layout.num_sites={sites}"], s)))
+        print(line(f"  {sites * 3} cells", measure(full_load() + [f"topology.layout.num_sites={sites}"], s, rep)))
 
 
 if __name__ == "__main__":

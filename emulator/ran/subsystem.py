@@ -121,6 +121,7 @@ class RanSubsystem(Subsystem):
         self.sat = np.ones((C, N))
         self.rewards = np.ones(C)
         self.obs = np.zeros((C, 4 * N), dtype=np.float32)
+        self.nbr_load = np.zeros((C, N))
         self.demand = np.zeros((C, N))
         self.totals = {"steps": 0, "throughput": np.zeros(N), "thr_n": np.zeros(N), "delay": np.zeros(N),
                        "delay_n": np.zeros(N), "sat": np.zeros(N), "load": np.zeros(N), "users": np.zeros(N),
@@ -151,7 +152,7 @@ class RanSubsystem(Subsystem):
             "delay_s": row("delay_s", float("nan")),
             "load": row("load", 0.0),
             "active_users": row("active_users", 0.0),
-            "neighbour_load": self.obs[cell, 3 * self.N:].astype(float).tolist(),
+            "neighbour_load": self.nbr_load[cell].tolist(),
             "satisfaction": self.sat[cell].tolist(),
             "demand_bps": self.demand[cell].tolist(),
             "req_throughput_bps": self.req_thr[cell].tolist(),
@@ -282,8 +283,9 @@ class RanSubsystem(Subsystem):
         self.kpis = k
         self.sat = satisfaction(k["throughput_bps"], k["delay_s"], self.req_thr, self.req_delay)
         self.rewards = cell_reward(self.sat)
-        nbr = neighbour_load(k["load"], self.neighbours)
-        self.obs = observations(k["throughput_bps"], k["load"], k["active_users"], nbr, self.req_thr, self.group_size)
+        self.nbr_load = neighbour_load(k["load"], self.neighbours)
+        self.obs = observations(k["throughput_bps"], k["load"], k["active_users"], self.nbr_load, self.req_thr,
+                                self.group_size)
         # Perfect-knowledge demand of the next period: the active UEs each cell serves now × their mean
         # rate (full-buffer UEs count with their slice's throughput requirement).
         rate = self.traffic.mean_rate_bps()
@@ -362,7 +364,7 @@ class RanSubsystem(Subsystem):
                 "delay_ms": t["delay"][s] / max(t["delay_n"][s], 1) * 1e3 if t["delay_n"][s] else float("nan"),
                 "satisfaction": t["sat"][s] / steps,
                 "load": t["load"][s] / steps,
-                "active_users": t["users"][s] / steps,
+                "active_ues_total": t["users"][s] / steps,
                 "packets": int(t["packets"][s]),
                 "drops": int(t["drops"][s]),
             })
