@@ -1,0 +1,153 @@
+"""RadioModel.update cost per call (the RAN's mobility hot path) and where the time of the numpy reference goes.
+
+Cases: the 12-cell scenario's radio (4 sites, 12 cells, no wrap-around) and 19 sites / 57 cells
+with wrap-around, 1,536 UEs each, positions uniform over the cluster and moved ~0.15 m per call
+(1.5 m/s over a 100 ms mobility period), handover advancing by 0.1 s. Each figure is the
+per-call time over a stretch of calls, stretches repeated: best and median are printed (the
+machine is shared; others' load only ever adds time). The breakdown times the stages of the
+readable numpy reference (`RadioModel.evaluate`) one by one.
+
+    .venv/bin/python benchmarks/bench_radio.py [--calls 200] [--repeat 7] [--ues 1536]
+"""
+from __future__ import annotations
+
+import os
+
+# One core, as the emulator runs: numba kernels are serial; keep BLAS/OpenMP from spreading numpy work.
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from emulator.config import load_scenario  # noqa: E402
+from emulator.radio.handover import handover_kernel  # noqa: E402
+from emulator.radio.model import RadioModel  # noqa: E402
+from emulator.radio.pathloss import D_MAX_M, link_pathloss_db  # noqa: E402
+from emulator.streams import RandomStreams  # noqa: E402
+from topology.build import build_topology  # noqa: E402
+from topology.query import site_displacements, to_central_image  # noqa: E402
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "slicing-12cell.yaml"
+STEP_M = 0.15
+DT_S = 0.1
+
+
+def make_case(num_sites: int, wrap: bool, n_ue: int, overrides: list[str] | None = None):
+    """(RadioModel, initial positions) for the 12-cell scenario's radio on a num_sites layout."""
+    ov = [f"topology.layout.num_sites={num_sites}", f"topology.layout.wrap_around={'true' if wrap else 'false'}"]
+    sc = load_scenario(SCENARIO, ov + (overrides or []))
+    graph = build_topology(sc.topology)
+    rm = RadioModel(sc.radio, graph, RandomStreams(sc.seed), sc.clock.tti_ms * 1e-3)
+    rng = np.random.default_rng(7)
+    xmin, xmax, ymin, ymax = graph.graph["area"]
+    xy = np.column_stack([rng.uniform(xmin, xmax, n_ue), rng.uniform(ymin, ymax, n_ue)])
+    return rm, to_central_image(graph, xy), graph
+
+
+def walk(xy: np.ndarray, calls: int, seed: int = 11) -> list[np.ndarray]:
+    """`calls` successive positions, each step STEP_M in a random direction."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(calls):
+        ang = rng.uniform(0.0, 2.0 * np.pi, len(xy))
+        xy = xy + STEP_M * np.column_stack([np.cos(ang), np.sin(ang)])
+        out.append(xy)
+    return out
+
+
+def per_call_us(fn, positions: list[np.ndarray], repeat: int) -> tuple[float, float]:
+    """(best, median) over `repeat` stretches of the mean µs per call of fn(xy) along `positions`."""
+    fn(positions[0])  # numba cache load / first-call work outside the timing
+    stretches = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for xy in positions:
+            fn(xy)
+        stretches.append((time.perf_counter() - t0) / len(positions) * 1e6)
+    return min(stretches), statistics.median(stretches)
+
+
+def breakdown_us(rm: RadioModel, positions: list[np.ndarray]) -> dict[str, float]:
+    """Mean µs per call of each stage of the numpy reference path, timed separately."""
+    cfg = rm.cfg
+    stages: dict[str, float] = {}
+
+    def tick(name: str, t0: float) -> float:
+        t1 = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + (t1 - t0)
+        return t1
+
+    serving = np.full(len(positions[0]), -1, dtype=np.int64)
+    cand = np.full(len(positions[0]), -1, dtype=np.int64)
+    timer = np.zeros(len(positions[0]))
+    for xy in positions:
+        t = time.perf_counter()
+        dx, dy = site_displacements(rm.cells, xy)
+        d = np.hypot(dx, dy)
+        t = tick("distances / wrap images", t)
+        h_bs = rm.h_bs_m[None, :]
+        p_los = rm.model.p_los(np.clip(d, cfg.min_distance_m, D_MAX_M))
+        t = tick("LOS probability", t)
+        if rm.los_field is not None:
+            los = rm.los_field.sample_uniform(xy) < p_los
+        else:
+            los = None
+        t = tick("LOS map lookup (bilinear + Φ)", t)
+        pl_db, sigma_db = link_pathloss_db(rm.model, d, cfg.carrier_ghz, h_bs, rm.h_ue_m, los,
+                                           cfg.min_distance_m, D_MAX_M)
+        t = tick("path loss + σ (LOS/NLOS, breakpoints)", t)
+        sf_db = sigma_db * rm.shadowing.sample(xy) if rm.shadowing is not None else np.zeros_like(pl_db)
+        t = tick("shadowing interpolation", t)
+        cs = rm.cells.cell_site
+        azimuth = np.degrees(np.arctan2(dy, dx))[:, cs]
+        elevation = np.degrees(np.arctan2(h_bs - rm.h_ue_m, np.maximum(d, cfg.min_distance_m)))[:, cs]
+        gain_db = rm.antenna.gain_db(azimuth - rm.cells.cell_azimuth_deg[None, :], elevation,
+                                     rm.cells.cell_omni[None, :])
+        t = tick("angles + antenna gains", t)
+        loss_db = pl_db + sf_db + cfg.penetration_loss_db
+        rx_w = np.ascontiguousarray(rm.tx_w_per_prb * 10.0 ** ((gain_db - loss_db[:, cs]) / 10.0))
+        t = tick("rx_w assembly (per cell, 10^x)", t)
+        rm._count_validity(d, los if los is not None else p_los > 0.5)
+        t = tick("validity counts", t)
+        handover_kernel(rx_w, serving, cand, timer, rm.hysteresis_linear, cfg.handover.ttt_s, DT_S)
+        tick("serving cell / handover", t)
+    return {k: v / len(positions) * 1e6 for k, v in stages.items()}
+
+
+def run_case(label: str, num_sites: int, wrap: bool, args) -> None:
+    rm, xy0, graph = make_case(num_sites, wrap, args.ues)
+    positions = walk(xy0, args.calls)
+    rm.update(xy0)
+    best, med = per_call_us(lambda xy: rm.update(xy, DT_S), positions, args.repeat)
+    print(f"{label}: {rm.num_ues} UEs x {rm.num_cells} cells ({rm.cells.num_sites} sites)")
+    print(f"  update (as the RAN calls it)       best {best:8.1f} µs   median {med:8.1f} µs per call")
+    compiled = getattr(rm, "received_power_w", None)
+    if compiled is not None:
+        best, med = per_call_us(compiled, positions, args.repeat)
+        print(f"  received_power_w (compiled links)  best {best:8.1f} µs   median {med:8.1f} µs per call")
+    best, med = per_call_us(rm.evaluate, positions, args.repeat)
+    print(f"  evaluate (numpy reference)         best {best:8.1f} µs   median {med:8.1f} µs per call")
+    stages = breakdown_us(rm, positions[: max(20, args.calls // 4)])
+    total = sum(stages.values())
+    print(f"  numpy reference by stage (one pass, {total:.0f} µs per call):")
+    for name, us in stages.items():
+        print(f"    {name:<40} {us:8.1f} µs  {us / total * 100:5.1f} %")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=200, help="update calls per timed stretch")
+    ap.add_argument("--repeat", type=int, default=7, help="timed stretches; best and median are printed")
+    ap.add_argument("--ues", type=int, default=1536)
+    args = ap.parse_args()
+    run_case("12-cell scenario radio", 4, False, args)
+    run_case("19 sites, wrap-around", 19, True, args)
+
+
+if __name__ == "__main__":
+    main()
