@@ -16,6 +16,7 @@ reconnection. This module never imports the emulator: agents need only numpy, py
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -192,6 +193,7 @@ class AgentClient:
         self._last_send = 0.0
         self._heartbeat_s = 1.0
         self._liveness = 3
+        self._rcvtimeo = -1
 
     # -- connection -------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -203,6 +205,7 @@ class AgentClient:
             sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = server, cpub, csec
         sock.connect(self.endpoint)
         self._sock = sock
+        self._rcvtimeo = -1
 
     def connect(self, timeout_s: float | None = None) -> Welcome:
         """HELLO → WELCOME (returned) or REJECT (raises Rejected); TimeoutError if no answer."""
@@ -335,7 +338,7 @@ class AgentClient:
     def _send(self, type_: MsgType, **fields: Any) -> None:
         if self._sock is None:
             raise BridgeError("not connected")
-        self._sock.send(P.pack(type_, **fields), copy=False)
+        self._sock.send(P.pack(type_, **fields))  # copy: zero-copy costs more below ~64 KiB
         self._last_send = time.monotonic()
 
     def _recv_msg(self, deadline: float) -> dict | None:
@@ -350,8 +353,15 @@ class AgentClient:
             if remaining <= 0:
                 return None
             slice_s = min(remaining, self._heartbeat_s / 2) if connected else remaining
-            if sock.poll(slice_s * 1e3, zmq.POLLIN):
-                frame = sock.recv(zmq.NOBLOCK)
+            ms = max(1, math.ceil(slice_s * 1e3))
+            if ms != self._rcvtimeo:
+                sock.setsockopt(zmq.RCVTIMEO, ms)  # a bounded blocking recv: cheaper than poll + recv
+                self._rcvtimeo = ms
+            try:
+                frame = sock.recv()
+            except zmq.Again:
+                frame = None
+            if frame is not None:
                 self._last_recv = time.monotonic()
                 try:
                     msg = P.decode(frame, P.HARD_FRAME_BYTES)
@@ -390,9 +400,8 @@ class AgentClient:
                     self._lock.release()
 
 
-def _orphaned() -> bool:
-    sup = os.environ.get(ENV_SUPERVISOR_PID)
-    return bool(sup) and str(os.getppid()) != sup
+def _orphaned(supervisor_pid: str | None) -> bool:
+    return bool(supervisor_pid) and str(os.getppid()) != supervisor_pid
 
 
 def run_agent(endpoint: str, roles: Iterable[str], policy_fn: Callable[[Indication], Any], name: str = "agent",
@@ -410,12 +419,13 @@ def run_agent(endpoint: str, roles: Iterable[str], policy_fn: Callable[[Indicati
     if curve is None:
         curve = curve_from_env()  # a supervising emulator with CURVE on hands its children a key
     client = AgentClient(endpoint, roles, name=name, curve=curve, timeout_s=timeout_s, ack=ack)
+    supervisor = os.environ.get(ENV_SUPERVISOR_PID)
     decisions = 0
     backoff = 0.05
     lost_since: float | None = time.monotonic()
     try:
         while max_steps is None or decisions < max_steps:
-            if _orphaned():
+            if _orphaned(supervisor):
                 log.warning("the supervising emulator is gone; exiting")
                 break
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import secrets
 import threading
 import time
@@ -139,7 +140,6 @@ class AgentBridge:
         self._ctx: zmq.Context | None = None
         self._router: zmq.Socket | None = None
         self._pub: zmq.Socket | None = None
-        self._poller = zmq.Poller()
         self._auth = None
         self._allowed_keys: set[bytes] = set()
         self._supervisor: Supervisor | None = None
@@ -165,6 +165,8 @@ class AgentBridge:
         self._rtt = _Ring()
         self._round = _Ring()
         self._in_decide = False
+        self._next_housekeep = 0.0
+        self._rcvtimeo = -1
         self.started = False
         self.closed = False
 
@@ -213,7 +215,6 @@ class AgentBridge:
                     self._pub.curve_publickey, self._pub.curve_secretkey = server_keys
                     self._pub.curve_server = True
                 self.pub_endpoint = self._bind(self._pub, cfg.pub_endpoint)
-            self._poller.register(r, zmq.POLLIN)
         except BaseException:
             self._close_sockets()
             raise
@@ -478,14 +479,23 @@ class AgentBridge:
         r = self._router
         if r is None or r.closed:
             return
-        if self._poller.poll(timeout_s * 1e3 if timeout_s > 0 else 0):
-            while True:
-                try:
-                    frames = r.recv_multipart(zmq.NOBLOCK, copy=True)
-                except zmq.Again:
-                    break
-                self._handle(frames, keeper)
-        self._housekeep()
+        if timeout_s > 0:
+            # A blocking receive bounded by RCVTIMEO costs less per message than a poll + recv.
+            ms = max(1, math.ceil(timeout_s * 1e3))
+            if ms != self._rcvtimeo:
+                r.setsockopt(zmq.RCVTIMEO, ms)
+                self._rcvtimeo = ms
+            try:
+                self._handle(r.recv_multipart(), keeper)
+            except zmq.Again:
+                pass
+        while r.get(zmq.EVENTS) & zmq.POLLIN:  # drain what is queued, without a final Again
+            self._handle(r.recv_multipart(zmq.NOBLOCK), keeper)
+        now = time.monotonic()
+        if now >= self._next_housekeep or self._exited_pids:
+            # Liveness and heartbeats at a few ms granularity, not on every message of a round.
+            self._next_housekeep = now + self._tick_s() / 5
+            self._housekeep()
 
     def _housekeep(self) -> None:
         now = time.monotonic()
@@ -678,7 +688,7 @@ class AgentBridge:
         if r is None or r.closed:
             return False
         try:
-            r.send_multipart([identity, frame], zmq.NOBLOCK, copy=False)
+            r.send_multipart([identity, frame], zmq.NOBLOCK)  # copying beats zero-copy for small frames
         except zmq.Again:
             log.warning("send queue to agent %r is full; message dropped", sess.name if sess else identity)
             return False
