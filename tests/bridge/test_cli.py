@@ -94,3 +94,40 @@ def test_quickstart_runs_and_is_reproducible(tmp_path):
         (run_dir,) = out.iterdir()
         frames.append(pd.read_parquet(run_dir / "traces" / "ran.parquet"))
     pd.testing.assert_frame_equal(frames[0], frames[1])
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_signal_stops_a_run_cleanly_and_keeps_what_was_written(tmp_path, sig):
+    import json
+    import signal
+    import time
+
+    import pandas as pd
+
+    exe = Path(sys.executable).with_name("ranemu")
+    proc = subprocess.Popen([str(exe), "run", str(REPO / "scenarios" / "slicing-12cell.yaml"), "--until", "100000",
+                             "--quiet", "--param", "output.flush_rows=48", "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        trace = None
+        # wait until the run has written at least one row group of its trace
+        while time.monotonic() < deadline and trace is None:
+            time.sleep(0.2)
+            found = list(tmp_path.glob("*/traces/ran.parquet"))
+            trace = found[0] if found else None
+        assert trace is not None, "the run never wrote its trace"
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    run_dir = trace.parents[1]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["interrupted"] is True and 0 < summary["simulated_s"] < 100000
+    df = pd.read_parquet(trace)  # the Parquet file was closed properly: readable
+    steps = summary["ran"]["steps"]
+    assert df["step"].max() == steps - 1 and len(df) == steps * 12 * 4
+    assert "interrupted" in out
