@@ -295,6 +295,10 @@ class Emulation:
         if not self._started:
             self._started = True
             if self.lateness is not None:
+                # Pace from now, not from when the world was built: waiting for agents before the
+                # run would otherwise be "caught up" unpaced, and the lateness measured against a
+                # later origin than the clock's (always 0).
+                self.env.sync()
                 self.env.process(self.lateness.process())
 
     def run(self, until: float | None = None, progress: Callable[[float], None] | None = None,
