@@ -103,7 +103,9 @@ class LatenessMonitor:
         self._t0_wall = time.monotonic() - self.env.now * self.factor
         while True:
             yield self.env.timeout(self.period)
-            due = self._t0_wall + self.env.now * self.factor
+            # The clock's own schedule (simpy.rt's origin), not this process's first wake-up: that
+            # comes after every other t = 0 event and would hide that much lateness.
+            due = self.env.real_start + (self.env.now - self.env.env_start) * self.factor
             self.samples.append(max(0.0, time.monotonic() - due))
 
     def stats(self) -> dict[str, float]:
