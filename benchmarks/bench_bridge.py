@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--env-steps", type=int, default=300)
     ap.add_argument("--skip-envs", action="store_true")
     ap.add_argument("--skip-realtime", action="store_true")
+    ap.add_argument("--skip-lockstep", action="store_true")
     args = ap.parse_args(argv)
 
     obs, info = slicing_sample()
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
           "(ranemu = time the clock waits per decision)")
     print(f"{'agents':>6} {'transport':>9} {'ranemu p50':>11} {'p99':>7} {'floor p50':>10} {'p99':>7} {'ratio p50':>10}")
     with tempfile.TemporaryDirectory(prefix="ranemu-bench-") as tmp:
-        for n in (1, 12):
+        for n in ((1, 12) if not args.skip_lockstep else ()):
             for transport in ("tcp", "ipc"):
                 # Interleaved repeats, medians: load from other processes on a shared machine
                 # then falls on both sides of the ratio.
