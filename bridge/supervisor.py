@@ -156,8 +156,8 @@ class Supervisor:
                                                                  p.label, pid, code, where)
                         if self.on_exit is not None:
                             self.on_exit(pid, code)
-                        p.done = True
                         self._after_exit(p, code)
+                        p.done = True
                 if p.restart_at is not None and now >= p.restart_at:
                     p.restart_at = None
                     p.restarts += 1
@@ -197,14 +197,16 @@ class Supervisor:
 
     def all_given_up(self) -> bool:
         """True when no configured process runs or will be restarted (waiting for them is pointless)."""
-        return bool(self.procs) and all(p.done and p.restart_at is None for p in self.procs)
+        with self._lock:  # the watcher marks an exit and schedules its restart as one step
+            return bool(self.procs) and all(p.done and p.restart_at is None for p in self.procs)
 
     @property
     def restarts(self) -> int:
         return sum(p.restarts for p in self.procs)
 
     def describe(self) -> list[dict]:
-        return [p.describe() for p in self.procs]
+        with self._lock:
+            return [p.describe() for p in self.procs]
 
 
 def _wait(proc: subprocess.Popen, timeout: float) -> None:
