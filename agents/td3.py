@@ -10,7 +10,9 @@ The method is the coordinated distributed DRL of Hu et al. (papers/slicing-trans
 target policy smoothing, delayed actor updates) on its own reward r_k = min over slices of
 min(throughput / required, required delay / delay, 1). Coordination is in the observation: the env's
 4N features are the 3N local ones (throughput, load, users per slice) followed by the N mean
-per-slice loads of the neighbour cells (paper eq. 5), so the learners stay independent.
+per-slice loads of the neighbour cells (paper eq. 5), so the learners stay independent. The K
+learners are computed together as ensembles (one batched matmul per layer); see `CellAgents` for why
+that is still exactly K separate TD3 agents.
 
 Simplex actions. The actor ends in a softmax, so its shares are on the simplex by construction, and
 the critics are fed exactly the shares the cell applies. The alternative (a sigmoid Box action that
@@ -25,8 +27,9 @@ paper does not say how it scaled them); raw inputs made the actor collapse onto 
 (see `CellAgents._stack`).
 
 Schedule (paper §V.2): `exploration_steps` of uniform random shares (Dirichlet(1), the simplex's
-uniform law) that only fill the replay buffers (CleanRL's `learning_starts`), `training_steps` with Gaussian exploration and one
-TD3 update per cell per step, `evaluation_steps` of the deterministic actors without learning. The
+uniform law) that only fill the replay buffers (as CleanRL's `learning_starts`), `training_steps`
+with Gaussian exploration and one TD3 update per cell per step, `evaluation_steps` of the
+deterministic actors without learning. The
 traffic-aware baseline (shares ∝ the cell's offered demand, built-in policy `traffic_aware`) runs on
 the same env and seed for comparison; the run folder gets rewards.csv, rewards.png, summary.json and
 checkpoints/ (torch state dicts, one file per cell, plus meta.json).
@@ -83,6 +86,21 @@ class TD3Config:
     noise_clip: float = 0.25
     buffer_size: int = 100_000                    # ours: holds a whole paper run (8750 steps)
     threads: int = 1                              # torch CPU threads (one core; bit-repeatable)
+
+    def __post_init__(self) -> None:
+        checks = [("batch_size", self.batch_size >= 1, ">= 1"), ("gamma", 0.0 <= self.gamma < 1.0, "in [0, 1)"),
+                  ("tau", 0.0 < self.tau <= 1.0, "in (0, 1]"), ("policy_delay", self.policy_delay >= 1, ">= 1"),
+                  ("buffer_size", self.buffer_size >= self.batch_size, ">= batch_size"),
+                  ("threads", self.threads >= 1, ">= 1"),
+                  ("actor_lr", self.actor_lr > 0, "> 0"), ("critic_lr", self.critic_lr > 0, "> 0"),
+                  ("actor_hidden", all(n >= 1 for n in self.actor_hidden), "positive sizes"),
+                  ("critic_hidden", all(n >= 1 for n in self.critic_hidden), "positive sizes")]
+        checks += [(name, getattr(self, name) >= 0, ">= 0") for name in
+                   ("exploration_steps", "training_steps", "evaluation_steps", "exploration_noise", "policy_noise",
+                    "noise_clip")]
+        for name, ok, want in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {want}, got {getattr(self, name)!r}")
 
     @property
     def total_steps(self) -> int:
@@ -401,7 +419,14 @@ class CellAgents:
 
 
 # -- running the envs ------------------------------------------------------------------------------
+def check_device(device: str) -> None:
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device}: this torch ({torch.__version__}) sees no CUDA device")
+
+
 def configure_torch(cfg: TD3Config, device: str) -> None:
+    """Threads and deterministic kernels (CPU) for bit-repeatable runs."""
+    check_device(device)
     torch.set_num_threads(cfg.threads)
     if torch.device(device).type == "cpu":
         torch.use_deterministic_algorithms(True)
@@ -448,13 +473,16 @@ class TrainResult:
     baseline: np.ndarray | None
     phases: list[str]
     agents: CellAgents
-    wall_s: float
-    critic_loss: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    wall_s: float                 # the training loop (env steps, acting, learning)
+    critic_loss: np.ndarray
+    baseline_policy: str | None = None
+    baseline_wall_s: float = 0.0
 
     def summary(self, window: int = 100) -> dict[str, Any]:
         w = min(window, len(self.rewards))
         ev = np.array([p == "evaluation" for p in self.phases])
-        out = {"steps": len(self.rewards), "window": w, "wall_s": round(self.wall_s, 3),
+        out = {"steps": len(self.rewards), "window": w, "train_wall_s": round(self.wall_s, 3),
+               "baseline_wall_s": round(self.baseline_wall_s, 3),
                "agent_last_mean": float(self.rewards[-w:].mean()),
                "agent_eval_mean": float(self.rewards[ev].mean()) if ev.any() else None}
         if self.baseline is not None:
@@ -475,10 +503,12 @@ def train(env: PointsParallelEnv, cfg: TD3Config, seed: int, device: str = "cpu"
     roles, obs_low, obs_high, act_dim = env_spec(env)
     steps = cfg.total_steps
     base = None
+    t0 = time.perf_counter()
     if baseline is not None:
         benv = baseline_env or env
         base = baseline_rewards(benv, baseline, steps, seed,
                                 on_step=(lambda t: progress("baseline", t, steps, {})) if progress else None)
+    base_wall = time.perf_counter() - t0
     team = CellAgents(roles, obs_low, obs_high, act_dim, cfg, seed, device)
     rewards = np.zeros((steps, len(roles)))
     critic_loss = np.full(steps, np.nan)
@@ -503,7 +533,7 @@ def train(env: PointsParallelEnv, cfg: TD3Config, seed: int, device: str = "cpu"
             obs, _ = env.reset()
         if progress:
             progress(phase, t, steps, {"reward": rewards[t].mean()})
-    return TrainResult(roles, rewards, base, phases, team, time.perf_counter() - t0, critic_loss)
+    return TrainResult(roles, rewards, base, phases, team, time.perf_counter() - t0, critic_loss, baseline, base_wall)
 
 
 def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
@@ -547,7 +577,7 @@ def plot_rewards(result: TrainResult, path: Path, window: int = 100) -> None:
     if result.baseline is not None:
         base = result.baseline.mean(axis=1)
         ax.plot(steps, base, color="tab:orange", alpha=0.2, lw=0.6)
-        ax.plot(steps, rolling_mean(base, window), color="tab:orange", lw=1.6, label="traffic-aware baseline")
+        ax.plot(steps, rolling_mean(base, window), color="tab:orange", lw=1.6, label=f"{result.baseline_policy} baseline (same seed, {window}-step mean)")
     start = 0
     for name in ("exploration", "training", "evaluation"):
         n = sum(p == name for p in result.phases)
@@ -687,7 +717,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         env.close()
     meta = {"scenario": str(args.scenario), "params": overrides, "seed": args.seed, "device": args.device,
-            "baseline_policy": args.baseline, "steps_per_s": round(cfg.total_steps / result.wall_s, 2)}
+            "baseline_policy": args.baseline, "train_steps_per_s": round(cfg.total_steps / result.wall_s, 2)}
     summary = write_outputs(result, out, meta)
     w = summary["window"]
     line = f"TD3 mean reward over the last {w} steps: {summary['agent_last_mean']:.4f}"
@@ -703,6 +733,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bridge.remote import RemoteParallelEnv
 
     roles = [r.strip() for arg in args.roles or [] for r in arg.split(",") if r.strip()] or None
+    check_device(args.device)
     team = CellAgents.load(args.checkpoint, roles, args.device)
     configure_torch(team.cfg, args.device)
     try:

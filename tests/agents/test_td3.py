@@ -255,11 +255,26 @@ def test_run_cli_acts_over_the_wire_like_in_process(trained_run, tiny, tmp_path)
     np.testing.assert_allclose(remote, local, atol=1e-6)
 
 
+def test_run_cli_keeps_learning_online_and_saves(trained_run, tiny, tmp_path):
+    ck = trained_run / "checkpoints"
+    with launch_emulator(tiny, params=["duration=5.0"], wait_agents=1) as emu:
+        code = td3.main(["run", "--endpoint", emu.endpoint, "--checkpoint", str(ck), "--learn",
+                         "--save", str(tmp_path / "online"), "--timeout", "30"])
+    assert code == 0, emu.log()
+    before, after = CellAgents.load(ck), CellAgents.load(tmp_path / "online")
+    # 49 steps in 5 s; with a batch of 32 the replay allows an update from the 32nd step on: 18 updates.
+    assert after.updates - before.updates == 18
+    assert not same(params(after.actor), params(before.actor))
+    assert json.loads((tmp_path / "online" / "meta.json").read_text())["online_steps"] == 49
+
+
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert td3.main(["run", "--checkpoint", str(tmp_path), "--endpoint", "ipc:///nonexistent"]) == 2
     assert "no meta.json" in capsys.readouterr().err
     assert td3.main(["train", "--param", "duration", "--quiet"]) == 2
     assert "PATH=VALUE" in capsys.readouterr().err
+    assert td3.main(["train", "--gamma", "1.5", "--quiet"]) == 2
+    assert "gamma must be in [0, 1), got 1.5" in capsys.readouterr().err
 
 
 def test_config_flags_cover_every_hyperparameter():
