@@ -120,17 +120,22 @@ class LatenessMonitor:
         }
 
 
-def make_run_dir(scenario: Scenario, base: str | Path | None = None) -> Path:
-    """`runs/<scenario>-<timestamp>/` (a numeric suffix keeps two runs in one second apart)."""
-    root = Path(base if base is not None else scenario.output.dir)
+def unique_dir(root: str | Path, name: str) -> Path:
+    """A new folder `root/<name>-<timestamp>` (a numeric suffix keeps two in one second apart)."""
+    root = Path(root)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = root / f"{scenario.name}-{stamp}"
+    path = root / f"{name}-{stamp}"
     n = 1
     while path.exists():
         n += 1
-        path = root / f"{scenario.name}-{stamp}-{n}"
+        path = root / f"{name}-{stamp}-{n}"
     path.mkdir(parents=True)
     return path
+
+
+def make_run_dir(scenario: Scenario, base: str | Path | None = None) -> Path:
+    """`runs/<scenario>-<timestamp>/` for one run."""
+    return unique_dir(base if base is not None else scenario.output.dir, scenario.name)
 
 
 class Emulation:

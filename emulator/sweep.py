@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import yaml
 
 from emulator.config import load_scenario, read_raw
 from emulator.errors import ConfigError, RanemuError
+from emulator.emulation import unique_dir
 
 
 def _scalar(text: str) -> Any:
@@ -108,14 +108,7 @@ def _policy_kinds(raw: dict, path: str) -> list[str]:
 
 def _default_out(scenario_path: Path, raw: dict) -> Path:
     base = Path((raw.get("output") or {}).get("dir") or "runs")
-    name = raw.get("name") or scenario_path.stem
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = base / f"sweep-{name}-{stamp}"
-    n = 1
-    while path.exists():
-        n += 1
-        path = base / f"sweep-{name}-{stamp}-{n}"
-    return path
+    return unique_dir(base, f"sweep-{raw.get('name') or scenario_path.stem}")
 
 
 def build_jobs(scenario_path: str | Path, params: list[str], policies: list[str], until: float | None,

@@ -96,6 +96,15 @@ class BackhaulLink(StrictModel):
     capacity_mbps: float = Field(1000.0, gt=0)
 
 
+def _check_placement(site: int | None, x_m: float | None, y_m: float | None) -> None:
+    """A MEC node sits at a site (by index) or at free coordinates — exactly one of the two."""
+    free = x_m is not None or y_m is not None
+    if site is None and not (x_m is not None and y_m is not None):
+        raise ValueError("give either site (index) or both x_m and y_m")
+    if site is not None and free:
+        raise ValueError("give either site or x_m/y_m, not both")
+
+
 class MecServerPlace(StrictModel):
     """One MEC server: attached to a site (by index) or placed freely at (x_m, y_m)."""
 
@@ -107,11 +116,7 @@ class MecServerPlace(StrictModel):
 
     @model_validator(mode="after")
     def _check(self):
-        free = self.x_m is not None or self.y_m is not None
-        if self.site is None and not (self.x_m is not None and self.y_m is not None):
-            raise ValueError("give either site (index) or both x_m and y_m")
-        if self.site is not None and free:
-            raise ValueError("give either site or x_m/y_m, not both")
+        _check_placement(self.site, self.x_m, self.y_m)
         return self
 
 
@@ -133,11 +138,7 @@ class CoreMec(StrictModel):
 
     @model_validator(mode="after")
     def _check(self):
-        free = self.x_m is not None or self.y_m is not None
-        if self.site is None and not (self.x_m is not None and self.y_m is not None):
-            raise ValueError("give either site (index) or both x_m and y_m")
-        if self.site is not None and free:
-            raise ValueError("give either site or x_m/y_m, not both")
+        _check_placement(self.site, self.x_m, self.y_m)
         return self
 
 
