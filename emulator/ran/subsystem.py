@@ -193,6 +193,10 @@ class RanSubsystem(Subsystem):
         return due
 
     def _next_boundary(self, k: int) -> int:
+        if self.emu.realtime:
+            # Paced to the wall clock, each TTI is computed at its own time (not a stretch of TTIs
+            # ahead of it), so what an external controller sees matches the clock it keeps up with.
+            return k + 1
         periods = [self.mask_ttis, self.dec_ttis, self.mob_ttis, ARRIVAL_SEGMENT_TTIS]
         return min((k // p + 1) * p for p in periods)
 
