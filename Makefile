@@ -20,7 +20,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# Speed figures (printed, not asserted); minutes long, not part of `make test`.
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_radio.py
 	$(BIN)/python benchmarks/bench_ran.py
 	$(BIN)/python benchmarks/bench_bridge.py
 
