@@ -193,6 +193,10 @@ def tr36942_macro_db(d_m, fc_ghz: float, h_bs_m=None, h_ue_m=None, d_min_m: floa
 
 PathlossFn = Callable[..., np.ndarray]
 
+# LOS-probability laws (PathlossModel.p_los_law): the two are algebraically equal but are evaluated
+# as their documents write them, so the compiled kernel (emulator.radio.linkbudget) can match each exactly.
+P_LOS_NONE, P_LOS_WINNER, P_LOS_38901 = 0, 1, 2
+
 
 @dataclass(frozen=True)
 class PathlossModel:
@@ -201,13 +205,23 @@ class PathlossModel:
     name: str
     los_db: PathlossFn
     nlos_db: PathlossFn
-    p_los: Callable[[np.ndarray], np.ndarray]
+    p_los_law: int  # P_LOS_NONE (always NLOS), P_LOS_WINNER or P_LOS_38901
+    p_los_d1_m: float
+    p_los_d2_m: float
     sigma_los_db: float
     # WINNER+ C2 LOS has a larger σ beyond the breakpoint (6 dB) than before it (4 dB).
     sigma_los_far_db: float
     sigma_nlos_db: float
     decorrelation_los_m: float
     decorrelation_nlos_m: float
+
+    def p_los(self, d_m: np.ndarray) -> np.ndarray:
+        """LOS probability per link at 2-D distances `d_m` (clamped to the formulas' range)."""
+        if self.p_los_law == P_LOS_WINNER:
+            return p_los_winner(d_m, self.p_los_d1_m, self.p_los_d2_m)
+        if self.p_los_law == P_LOS_38901:
+            return p_los_38901(d_m, self.p_los_d1_m, self.p_los_d2_m)
+        return np.zeros(np.shape(d_m))
 
     def sigma_db(self, d_m: np.ndarray, los: np.ndarray, fc_ghz: float, h_bs_m, h_ue_m) -> np.ndarray:
         """Shadowing std-dev [dB] per link for LOS state `los` (bool array)."""
@@ -222,20 +236,83 @@ class PathlossModel:
 MODELS: dict[str, PathlossModel] = {
     # WINNER+ D5.3 Table 4-1 / 4-3 (σ) and WINNER II D1.1.2 Table 4-5 (decorrelation: C2 LOS 45 m, NLOS 50 m).
     "winner_c2": PathlossModel("winner_c2", winner_c2_los_db, winner_c2_nlos_db,
-                               lambda d: p_los_winner(d, 18.0, 63.0), 4.0, 6.0, 8.0, 45.0, 50.0),
+                               P_LOS_WINNER, 18.0, 63.0, 4.0, 6.0, 8.0, 45.0, 50.0),
     # WINNER+ B1: σ 3 dB LOS, 4 dB NLOS (hexagonal layout); WINNER II D1.1.2 decorrelation 3 m LOS, 13 m NLOS.
     "winner_b1": PathlossModel("winner_b1", winner_b1_los_db, winner_b1_nlos_db,
-                               lambda d: p_los_winner(d, 18.0, 36.0), 3.0, 3.0, 4.0, 3.0, 13.0),
+                               P_LOS_WINNER, 18.0, 36.0, 3.0, 3.0, 4.0, 3.0, 13.0),
     # TR 38.901 Table 7.4.1-1 (σ) and Table 7.5-6 (SF correlation distance: UMa LOS 37 m, NLOS 50 m).
     "uma": PathlossModel("uma", uma_los_db, uma_nlos_db,
-                         lambda d: p_los_38901(d, 18.0, 63.0), 4.0, 4.0, 6.0, 37.0, 50.0),
+                         P_LOS_38901, 18.0, 63.0, 4.0, 4.0, 6.0, 37.0, 50.0),
     # TR 38.901 UMi-Street Canyon: σ 4 / 7.82 dB; SF correlation 10 m LOS, 13 m NLOS.
     "umi": PathlossModel("umi", umi_los_db, umi_nlos_db,
-                         lambda d: p_los_38901(d, 18.0, 36.0), 4.0, 4.0, 7.82, 10.0, 13.0),
+                         P_LOS_38901, 18.0, 36.0, 4.0, 4.0, 7.82, 10.0, 13.0),
     # TR 36.814 Table A.2.1.1-2 case 1: σ 8 dB, 50 m decorrelation, no LOS state (P_LOS = 0).
     "tr36942_macro": PathlossModel("tr36942_macro", tr36942_macro_db, tr36942_macro_db,
-                                   lambda d: np.zeros(np.shape(d)), 8.0, 8.0, 8.0, 50.0, 50.0),
+                                   P_LOS_NONE, 0.0, 0.0, 8.0, 8.0, 8.0, 50.0, 50.0),
 }
+
+
+@dataclass(frozen=True)
+class SiteCoefficients:
+    """A model's formulas reduced, per site, to PL = a + b·log10(x) pieces (what the compiled kernel evaluates).
+
+    LOS is a_near + b_near·log10 x while the 2-D distance is ≤ breakpoint_m, else a_far + b_far·log10 x;
+    NLOS is a_nlos + b_nlos·log10 x, floored at the LOS value when `nlos_floor_los` (TR 38.901).
+    x is the clamped 2-D distance, or the 3-D one sqrt(d² + Δh²) when `use_d3` (TR 38.901).
+    Everything that depends only on the carrier and the heights is folded into a and b once.
+    """
+
+    use_d3: bool
+    nlos_floor_los: bool
+    breakpoint_m: np.ndarray  # (n_site,)
+    dh2_m2: np.ndarray  # (n_site,) (h_BS − h_UE)²
+    a_near: np.ndarray  # (n_site,)
+    b_near: float
+    a_far: np.ndarray  # (n_site,)
+    b_far: float
+    a_nlos: np.ndarray  # (n_site,)
+    b_nlos: np.ndarray  # (n_site,)
+
+
+def site_coefficients(model: PathlossModel, fc_ghz: float, h_bs_m: np.ndarray, h_ue_m: float) -> SiteCoefficients:
+    """Per-site constants of `model` at carrier `fc_ghz` for BS heights `h_bs_m` (n_site,) and UE height `h_ue_m`."""
+    h_bs = np.asarray(h_bs_m, dtype=float).reshape(-1)
+    _check_heights(h_bs, h_ue_m)
+    h_ue = float(h_ue_m)
+    lf = np.log10(fc_ghz)
+    bp = breakpoint_m(h_bs, h_ue, fc_ghz)
+    dh2 = (h_bs - h_ue) ** 2
+    if model.name in ("winner_c2", "winner_b1"):
+        if model.name == "winner_c2":
+            near_a, near_b, far_a = 25.0 + 20.0 * lf, 26.0, 9.27 + 6.0 * lf
+            far_h = 14.0
+        else:
+            near_a, near_b, far_a = 27.0 + 20.0 * lf, 22.7, 7.56 + 2.7 * lf
+            far_h = 17.3
+        b, c = winner_nlos_bc(fc_ghz)
+        a_far = far_a - far_h * np.log10(h_bs - H_E_M) - far_h * np.log10(h_ue - H_E_M)
+        return SiteCoefficients(False, False, bp, dh2, np.full_like(h_bs, near_a), near_b, a_far, 40.0,
+                                5.83 * np.log10(h_bs) + b + c * lf, 44.9 - 6.55 * np.log10(h_bs))
+    if model.name in ("uma", "umi"):
+        if model.name == "uma":
+            a, near_b, far_slope = 28.0, 22.0, 9.0
+            nlos_a, nlos_b = 13.54 + 20.0 * lf - 0.6 * (h_ue - 1.5), 39.08
+        else:
+            a, near_b, far_slope = 32.4, 21.0, 9.5
+            nlos_a, nlos_b = 22.4 + 21.3 * lf - 0.3 * (h_ue - 1.5), 35.3
+        near_a = a + 20.0 * lf
+        return SiteCoefficients(True, True, bp, dh2, np.full_like(h_bs, near_a), near_b,
+                                near_a - far_slope * np.log10(bp * bp + dh2), 40.0,
+                                np.full_like(h_bs, nlos_a), np.full_like(h_bs, nlos_b))
+    if model.name == "tr36942_macro":
+        dh = ROOFTOP_DELTA_H_M
+        slope = 40.0 * (1.0 - 4e-3 * dh)
+        # log10(d / 1000 m) = log10 d − 3; one law for LOS and NLOS, so the breakpoint never splits it.
+        a0 = -3.0 * slope - 18.0 * np.log10(dh) + 21.0 * np.log10(fc_ghz * 1000.0) + 80.0
+        const = np.full_like(h_bs, a0)
+        return SiteCoefficients(False, False, np.full_like(h_bs, np.inf), dh2, const, slope, const, slope,
+                                const, np.full_like(h_bs, slope))
+    raise ValueError(f"no kernel coefficients for path-loss model {model.name!r}")
 
 
 def get_model(name: str) -> PathlossModel:

@@ -168,3 +168,26 @@ def test_c2_los_sigma_grows_beyond_the_breakpoint():
     m = pl.MODELS["winner_c2"]
     s = m.sigma_db(np.array([100.0, 1000.0]), np.array([True, True]), 2.6, 25.0, 1.5)
     assert s == pytest.approx([4.0, 6.0])
+
+
+@pytest.mark.parametrize("name", sorted(pl.MODELS))
+def test_site_coefficients_reproduce_the_model_formulas(name):
+    # The compiled link budget evaluates these folded constants; they must be the same laws.
+    m = pl.MODELS[name]
+    fc = 0.9 if name == "tr36942_macro" else 2.6
+    h_bs = np.array([10.0, 25.0, 32.0])
+    h_ue = 1.5 if name.startswith("winner") else 4.0
+    co = pl.site_coefficients(m, fc, h_bs, h_ue)
+    d = np.geomspace(10.0, 5000.0, 300)
+    for s, h in enumerate(h_bs):
+        # Both sides of each breakpoint, where the LOS law switches.
+        dd = np.sort(np.concatenate([d, co.breakpoint_m[s] * np.array([0.999, 1.0, 1.001])]))
+        dd = dd[(dd >= 10.0) & (dd <= 5000.0)]
+        x = np.sqrt(dd**2 + co.dh2_m2[s]) if co.use_d3 else dd
+        lx = np.log10(x)
+        los = np.where(dd <= co.breakpoint_m[s], co.a_near[s] + co.b_near * lx, co.a_far[s] + co.b_far * lx)
+        nlos = co.a_nlos[s] + co.b_nlos[s] * lx
+        if co.nlos_floor_los:
+            nlos = np.maximum(los, nlos)
+        assert los == pytest.approx(m.los_db(dd, fc, h, h_ue), abs=1e-9)
+        assert nlos == pytest.approx(m.nlos_db(dd, fc, h, h_ue), abs=1e-9)
