@@ -13,6 +13,9 @@ Per link: rx = P_tx/PRB · G_ant(cell → UE) / (PL · SF · L_penetration). Pat
 shadowing belong to the site (its sectors share them); the antenna gain to the cell.
 Under wrap-around each site is seen through its nearest image, for distance and direction.
 Random maps come from the streams "radio.shadowing" and "radio.los", drawn once at construction.
+
+`update` runs the compiled link budget (emulator.radio.linkbudget); `evaluate` is the readable
+numpy reference of the same terms, kept for per-site diagnostics and as the kernel's test oracle.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from emulator.radio.antenna import AntennaModel
 from emulator.radio.config import RadioConfig
 from emulator.radio.handover import handover_kernel
 from emulator.radio.link import LinkMapping, bits_per_prb_kernel
+from emulator.radio.linkbudget import C_ABOVE_MAX, C_BELOW_MIN, C_NLOS_EXTENDED, LinkBudget
 from emulator.radio.pathloss import D_MAX_M, NLOS_NOMINAL_MIN_M, get_model, link_pathloss_db
 from emulator.radio.shadowing import SiteFields, make_grid
 from emulator.radio.sinr import sinr_kernel, thermal_noise_w
@@ -95,6 +99,8 @@ class RadioModel:
             # LOS states towards different sites are independent (ρ = 0): buildings block each path separately.
             self.los_field = SiteFields(grid, cfg.los_decorrelation_m, n_site, 0.0, streams.get("radio.los"))
 
+        self._links = LinkBudget(self)
+
         n_cell = self.cells.num_cells
         self.rx_w = np.zeros((0, n_cell))
         self.serving = np.zeros(0, dtype=np.int64)
@@ -127,14 +133,26 @@ class RadioModel:
     def num_ues(self) -> int:
         return self.rx_w.shape[0]
 
+    def received_power_w(self, ue_xy: np.ndarray, record: bool = True) -> np.ndarray:
+        """(n, n_cell) received power per PRB [W] at positions `ue_xy` (n, 2), compiled; records `validity` unless told not.
+
+        Equals `evaluate(ue_xy).rx_w` to rounding (tests/emulator/radio/test_linkbudget.py).
+        """
+        xy = np.ascontiguousarray(ue_xy, dtype=np.float64).reshape(-1, 2)
+        rx_w, counts = self._links(xy)
+        if record:
+            self._record_validity(ValidityCounts(int(counts[C_BELOW_MIN]), int(counts[C_ABOVE_MAX]),
+                                                 int(counts[C_NLOS_EXTENDED]), rx_w.shape[0] * self.cells.num_sites))
+        return rx_w
+
     def evaluate(self, ue_xy: np.ndarray, record: bool = True) -> LinkSnapshot:
-        """Link terms for positions `ue_xy` (n, 2); touches no UE state, only `validity` (unless record=False)."""
+        """Every link term at positions `ue_xy` (n, 2), by numpy (the reference); changes only `validity` (unless record=False)."""
         cfg = self.cfg
         xy = np.asarray(ue_xy, dtype=np.float64).reshape(-1, 2)
         if not np.isfinite(xy).all():
             raise ValueError("UE positions must be finite")
         dx, dy = site_displacements(self.cells, xy)
-        d = np.hypot(dx, dy)
+        d = np.sqrt(dx * dx + dy * dy)  # the compiled path evaluates this same expression (cheaper than hypot)
         h_bs = self.h_bs_m[None, :]
         p_los = self.model.p_los(np.clip(d, cfg.min_distance_m, D_MAX_M))
         if self.los_field is not None:
@@ -166,12 +184,14 @@ class RadioModel:
     def _count_validity(self, d: np.ndarray, los: np.ndarray) -> None:
         nominal = NLOS_NOMINAL_MIN_M[self.model.name]
         below = d < self.cfg.min_distance_m
-        v = ValidityCounts(
+        self._record_validity(ValidityCounts(
             below_min=int(np.count_nonzero(below)),
             above_max=int(np.count_nonzero(d > D_MAX_M)),
             nlos_extended=int(np.count_nonzero(~los & ~below & (d < nominal))),
             links=int(d.size),
-        )
+        ))
+
+    def _record_validity(self, v: ValidityCounts) -> None:
         self.validity = v
         if (v.below_min or v.above_max) and not self._warned_range:
             self._warned_range = True
@@ -182,8 +202,7 @@ class RadioModel:
 
     def update(self, ue_xy: np.ndarray, dt_s: float | None = None) -> None:
         """Recompute every link for new positions; dt_s advances handover (None or a new UE count: attach to strongest)."""
-        snap = self.evaluate(ue_xy)
-        self.rx_w = np.ascontiguousarray(snap.rx_w)
+        self.rx_w = self.received_power_w(ue_xy)
         n = self.rx_w.shape[0]
         if dt_s is None or self.serving.shape[0] != n:
             self.serving = np.full(n, -1, dtype=np.int64)

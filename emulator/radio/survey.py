@@ -153,7 +153,7 @@ def coverage_grid(rm: RadioModel, points_per_axis: int = MAP_POINTS_PER_AXIS):
     sinr_db = np.full(len(pts), np.nan)
     inside = np.flatnonzero(_in_cluster(rm, pts))
     for chunk in np.array_split(inside, max(1, len(inside) // 20000)):
-        rx = rm.evaluate(pts[chunk], record=False).rx_w  # map points may sit on a site; UEs never do
+        rx = rm.received_power_w(pts[chunk], record=False)  # map points may sit on a site; UEs never do
         b = np.argmax(rx, axis=1)
         s = rx[np.arange(len(b)), b]
         best[chunk] = b
