@@ -11,9 +11,11 @@ from topology.model import StrictModel
 
 
 class Distribution(StrictModel):
-    """A positive random quantity: `fixed` (value), `uniform` (low, high) or `exponential` (mean)."""
+    """A positive random quantity: `fixed` (value), `uniform` / `loguniform` (low, high) or
+    `exponential` (mean). `loguniform` spreads task sizes over decades, so some tasks are cheaper
+    to run locally and others to offload."""
 
-    kind: Literal["fixed", "uniform", "exponential"] = "fixed"
+    kind: Literal["fixed", "uniform", "loguniform", "exponential"] = "fixed"
     value: float | None = Field(None, gt=0)
     low: float | None = Field(None, gt=0)
     high: float | None = Field(None, gt=0)
@@ -21,15 +23,16 @@ class Distribution(StrictModel):
 
     @model_validator(mode="after")
     def _check(self):
-        need = {"fixed": ("value",), "uniform": ("low", "high"), "exponential": ("mean",)}[self.kind]
+        need = {"fixed": ("value",), "uniform": ("low", "high"), "loguniform": ("low", "high"),
+                "exponential": ("mean",)}[self.kind]
         for name in need:
             if getattr(self, name) is None:
                 raise ValueError(f"a {self.kind} distribution needs `{name}`")
         extra = [n for n in ("value", "low", "high", "mean") if n not in need and getattr(self, n) is not None]
         if extra:
             raise ValueError(f"a {self.kind} distribution takes {', '.join(need)}, not {', '.join(extra)}")
-        if self.kind == "uniform" and not self.low <= self.high:
-            raise ValueError(f"uniform needs low <= high (got {self.low:g} > {self.high:g})")
+        if self.kind in ("uniform", "loguniform") and not self.low <= self.high:
+            raise ValueError(f"{self.kind} needs low <= high (got {self.low:g} > {self.high:g})")
         return self
 
     @property
@@ -38,6 +41,10 @@ class Distribution(StrictModel):
             return float(self.value)
         if self.kind == "uniform":
             return 0.5 * (self.low + self.high)
+        if self.kind == "loguniform":
+            if self.high == self.low:
+                return float(self.low)
+            return (self.high - self.low) / math.log(self.high / self.low)
         return float(self.mean)
 
 

@@ -1,6 +1,7 @@
 """The MEC world's static geometry (devices, sites, servers, backhaul paths) and its per-epoch random draws."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import networkx as nx
@@ -17,6 +18,8 @@ def draw(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, float(dist.value))
     if dist.kind == "uniform":
         return rng.uniform(dist.low, dist.high, size=n)
+    if dist.kind == "loguniform":
+        return np.exp(rng.uniform(math.log(dist.low), math.log(dist.high), size=n))
     return rng.exponential(dist.mean, size=n)
 
 

@@ -68,3 +68,22 @@ def test_num_servers_regenerates_sites_and_round_trips(tmp_path):
 def test_num_servers_needs_an_explicit_layout_an_area_and_a_free_core(topology, expect):
     with pytest.raises(ConfigError, match=expect):
         scenario_from_dict({"name": "t", "topology": topology, "mec": {"num_servers": 3}})
+
+
+def test_loguniform_task_sizes_spread_over_decades_with_the_stated_mean():
+    import math
+
+    import numpy as np
+
+    from emulator.mec.config import Distribution
+    from emulator.mec.world import draw
+
+    d = Distribution(kind="loguniform", low=1e7, high=1e9)
+    x = draw(d, np.random.default_rng(0), 200_000)
+    assert x.min() >= 1e7 and x.max() <= 1e9
+    # log10 of the samples is uniform on [7, 9]: a third of them in each third of the range
+    assert abs(np.mean(np.log10(x) < 7 + 2 / 3) - 1 / 3) < 0.01
+    assert d.expected == pytest.approx((1e9 - 1e7) / math.log(100))
+    assert np.mean(x) == pytest.approx(d.expected, rel=0.01)
+    with pytest.raises(ValueError, match="loguniform needs low <= high"):
+        Distribution(kind="loguniform", low=5, high=1)
