@@ -1,11 +1,13 @@
-"""RadioModel.update cost per call (the RAN's mobility hot path) and where the time of the numpy reference goes.
+"""RadioModel.update cost per call (the RAN's mobility hot path), compiled and numpy reference, and where the time goes.
 
 Cases: the 12-cell scenario's radio (4 sites, 12 cells, no wrap-around) and 19 sites / 57 cells
 with wrap-around, 1,536 UEs each, positions uniform over the cluster and moved ~0.15 m per call
 (1.5 m/s over a 100 ms mobility period), handover advancing by 0.1 s. Each figure is the
 per-call time over a stretch of calls, stretches repeated: best and median are printed (the
-machine is shared; others' load only ever adds time). The breakdown times the stages of the
-readable numpy reference (`RadioModel.evaluate`) one by one.
+machine is shared; others' load only ever adds time). Two breakdowns follow: the stages of the
+compiled link budget (emulator.radio.linkbudget), each run over all UEs as one block (the kernel
+runs 64-UE blocks, whose scratch stays in cache, so its own total is somewhat lower), and the
+stages of the readable numpy reference (`RadioModel.evaluate`), which `update` ran before.
 
     .venv/bin/python benchmarks/bench_radio.py [--calls 200] [--repeat 7] [--ues 1536]
 """
@@ -25,6 +27,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from emulator.config import load_scenario  # noqa: E402
+from emulator.radio import linkbudget as lb  # noqa: E402
 from emulator.radio.handover import handover_kernel  # noqa: E402
 from emulator.radio.model import RadioModel  # noqa: E402
 from emulator.radio.pathloss import D_MAX_M, link_pathloss_db  # noqa: E402
@@ -60,16 +63,84 @@ def walk(xy: np.ndarray, calls: int, seed: int = 11) -> list[np.ndarray]:
     return out
 
 
-def per_call_us(fn, positions: list[np.ndarray], repeat: int) -> tuple[float, float]:
-    """(best, median) over `repeat` stretches of the mean µs per call of fn(xy) along `positions`."""
+def per_call_us(fn, positions: list[np.ndarray], repeat: int) -> dict[str, tuple[float, float]]:
+    """{"wall" | "cpu": (best, median)} over `repeat` stretches of the mean µs per call of fn(xy) along `positions`.
+
+    Wall time is what the emulator feels; the thread's CPU time leaves out the time other processes
+    held the core, so it is the steadier figure on a shared machine (an SMT sibling's load still counts).
+    """
     fn(positions[0])  # numba cache load / first-call work outside the timing
-    stretches = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         for xy in positions:
             fn(xy)
-        stretches.append((time.perf_counter() - t0) / len(positions) * 1e6)
-    return min(stretches), statistics.median(stretches)
+        cpu.append((time.thread_time() - c0) / len(positions) * 1e6)
+        wall.append((time.perf_counter() - t0) / len(positions) * 1e6)
+    return {"wall": (min(wall), statistics.median(wall)), "cpu": (min(cpu), statistics.median(cpu))}
+
+
+def timing_line(label: str, t: dict[str, tuple[float, float]]) -> str:
+    return (f"  {label:<34} wall best {t['wall'][0]:7.1f} median {t['wall'][1]:7.1f} µs   "
+            f"cpu best {t['cpu'][0]:7.1f} median {t['cpu'][1]:7.1f} µs per call")
+
+
+def compiled_breakdown_us(rm: RadioModel, positions: list[np.ndarray]) -> dict[str, float]:
+    """Mean µs per call of each stage of the compiled link budget, all UEs as one block, plus handover."""
+    links = rm._links
+    n = len(positions[0])
+    n_site, n_cell = rm.cells.num_sites, rm.cells.num_cells
+    m, n_links = n * n_site, n * n_cell
+    par, flag = links.par, links.flag
+    # The per-block constant tiles, widened from 64 UEs to all of them.
+    tile = np.ascontiguousarray(np.tile(links.tile[:, :n_site], (1, n)))
+    link = np.ascontiguousarray(np.tile(links.link[:, :n_cell], (1, n)))
+    link_pair = (np.repeat(np.arange(n), n_cell) * n_site + np.tile(links.link_pair[:n_cell], n)).astype(np.int64)
+    f = {k: np.zeros(m) for k in ("dx", "dy", "best", "dist", "z_los", "z_sh", "log_x", "p_los", "az", "el", "power")}
+    los, decided = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
+    cell_i, cell_j, weight = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros((5, n))
+    link_az, link_el, link_w = np.zeros(n_links), np.zeros(n_links), np.zeros(n_links)
+    rx = np.empty((n, n_cell))
+    counts = np.zeros(3, dtype=np.int64)
+    serving = np.full(n, -1, dtype=np.int64)
+    cand = np.full(n, -1, dtype=np.int64)
+    timer = np.zeros(n)
+
+    def maps(fields, p0, f0, out):
+        return lambda x, y: lb._sample_maps(x, y, n, fields, par[p0], par[p0 + 1], par[p0 + 2], flag[f0], flag[f0 + 1],
+                                            par[p0 + 3], par[p0 + 4], cell_i, cell_j, weight, out)
+
+    stages = {
+        "distances / wrap images": lambda x, y: lb._pair_geometry(x, y, n, links.offsets, links.site, f["dx"], f["dy"],
+                                                                  f["best"], f["dist"]),
+        "LOS map lookup (bilinear)": maps(links.los_fields, lb.P_LOS_X0, lb.F_LOS_NX, f["z_los"]),
+        "shadowing interpolation": maps(links.sh_fields, lb.P_SH_X0, lb.F_SH_NX, f["z_sh"]),
+        "log distance, LOS prob., Φ-table LOS": lambda x, y: lb._los_states(m, f["dist"], f["z_los"], tile, par, flag,
+                                                                            f["log_x"], f["p_los"], los, decided),
+        "LOS states left to erfc": lambda x, y: lb._undecided_los(m, f["z_los"], f["p_los"], los, decided),
+        "path loss, shadowing, angles, 10^x": lambda x, y: lb._pair_power(m, f["dist"], f["dx"], f["dy"], f["log_x"],
+                                                                          f["p_los"], los, f["z_sh"], tile, par, flag,
+                                                                          f["az"], f["el"], f["power"], counts),
+        "antenna gain per cell, rx_w": lambda x, y: lb._cell_power(n_links, rx.reshape(-1), link_pair, link, f["az"],
+                                                                   f["el"], f["power"], par, flag, link_az, link_el,
+                                                                   link_w),
+        "serving cell / handover": lambda x, y: handover_kernel(rx, serving, cand, timer, rm.hysteresis_linear,
+                                                                rm.cfg.handover.ttt_s, DT_S),
+    }
+    if rm.los_field is None:
+        del stages["LOS map lookup (bilinear)"], stages["LOS states left to erfc"]
+    if rm.shadowing is None:
+        del stages["shadowing interpolation"]
+    spent = dict.fromkeys(stages, 0.0)
+    for stage in stages.values():  # loads the compiled stages outside the timing
+        stage(np.ascontiguousarray(positions[0][:, 0]), np.ascontiguousarray(positions[0][:, 1]))
+    for xy in positions:
+        x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+        for name, stage in stages.items():
+            t0 = time.perf_counter()
+            stage(x, y)
+            spent[name] += time.perf_counter() - t0
+    return {k: v / len(positions) * 1e6 for k, v in spent.items()}
 
 
 def breakdown_us(rm: RadioModel, positions: list[np.ndarray]) -> dict[str, float]:
@@ -88,7 +159,7 @@ def breakdown_us(rm: RadioModel, positions: list[np.ndarray]) -> dict[str, float
     for xy in positions:
         t = time.perf_counter()
         dx, dy = site_displacements(rm.cells, xy)
-        d = np.hypot(dx, dy)
+        d = np.sqrt(dx * dx + dy * dy)
         t = tick("distances / wrap images", t)
         h_bs = rm.h_bs_m[None, :]
         p_los = rm.model.p_los(np.clip(d, cfg.min_distance_m, D_MAX_M))
@@ -123,20 +194,17 @@ def run_case(label: str, num_sites: int, wrap: bool, args) -> None:
     rm, xy0, graph = make_case(num_sites, wrap, args.ues)
     positions = walk(xy0, args.calls)
     rm.update(xy0)
-    best, med = per_call_us(lambda xy: rm.update(xy, DT_S), positions, args.repeat)
     print(f"{label}: {rm.num_ues} UEs x {rm.num_cells} cells ({rm.cells.num_sites} sites)")
-    print(f"  update (as the RAN calls it)       best {best:8.1f} µs   median {med:8.1f} µs per call")
-    compiled = getattr(rm, "received_power_w", None)
-    if compiled is not None:
-        best, med = per_call_us(compiled, positions, args.repeat)
-        print(f"  received_power_w (compiled links)  best {best:8.1f} µs   median {med:8.1f} µs per call")
-    best, med = per_call_us(rm.evaluate, positions, args.repeat)
-    print(f"  evaluate (numpy reference)         best {best:8.1f} µs   median {med:8.1f} µs per call")
-    stages = breakdown_us(rm, positions[: max(20, args.calls // 4)])
-    total = sum(stages.values())
-    print(f"  numpy reference by stage (one pass, {total:.0f} µs per call):")
-    for name, us in stages.items():
-        print(f"    {name:<40} {us:8.1f} µs  {us / total * 100:5.1f} %")
+    print(timing_line("update (as the RAN calls it)", per_call_us(lambda xy: rm.update(xy, DT_S), positions, args.repeat)))
+    print(timing_line("received_power_w (compiled links)", per_call_us(rm.received_power_w, positions, args.repeat)))
+    print(timing_line("evaluate (numpy reference)", per_call_us(rm.evaluate, positions, args.repeat)))
+    sample = positions[: max(20, args.calls // 4)]
+    for title, stages in (("compiled link budget + handover by stage", compiled_breakdown_us(rm, sample)),
+                          ("numpy reference + handover by stage", breakdown_us(rm, sample))):
+        total = sum(stages.values())
+        print(f"  {title} ({total:.0f} µs per call):")
+        for name, us in stages.items():
+            print(f"    {name:<40} {us:8.1f} µs  {us / total * 100:5.1f} %")
 
 
 def main() -> None:
