@@ -21,6 +21,7 @@ states, nearest images and clamps are decided by the same comparisons on the sam
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
@@ -29,6 +30,9 @@ from emulator.radio.pathloss import (D_MAX_M, D_MIN_M, NLOS_NOMINAL_MIN_M, P_LOS
                                      site_coefficients)
 from emulator.radio.shadowing import SiteFields, bilinear_cell, normal_cdf_kernel
 from emulator.radio.vecmath import vatan2_deg, vexp, vlog
+
+if TYPE_CHECKING:
+    from emulator.radio.model import RadioModel
 
 # UEs per block: a block's scratch (≤ 64 UEs × 57 cells) stays in L1/L2.
 UE_BLOCK = 64
@@ -363,7 +367,7 @@ _EMPTY_MAP = np.zeros((1, 1, 1), dtype=np.float32)
 class LinkBudget:
     """The constant inputs of `link_budget_kernel` for one RadioModel, folded once; call it with positions."""
 
-    def __init__(self, rm):
+    def __init__(self, rm: RadioModel):
         cfg = rm.cfg
         cells = rm.cells
         n_site = cells.num_sites
@@ -407,6 +411,7 @@ class LinkBudget:
         par[P_B_NEAR] = coef.b_near / _LN10
         par[P_B_FAR] = coef.b_far / _LN10
         par[P_D1] = m.p_los_d1_m
+        # A model without LOS state has no d2; any positive value keeps the (unused) exp(−d/d2) finite.
         par[P_D2] = m.p_los_d2_m if m.p_los_law != P_LOS_NONE else 1.0
         par[P_SIGMA_LOS] = m.sigma_los_db
         par[P_SIGMA_LOS_FAR] = m.sigma_los_far_db

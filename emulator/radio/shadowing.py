@@ -121,7 +121,8 @@ def correlated_fields(grid: Grid, decorrelation_m: float, n_fields: int, rng: np
 
 
 # error_model="numpy": res > 0 and the variance ≥ ¼ here, and without Python's zero-division checks
-# the loops that inline this vectorize.
+# the loops that inline this vectorize. Numba's cache does not see edits here from the kernels that
+# inline it (emulator.radio.linkbudget): delete their cached .nbi/.nbc after changing it.
 @njit(cache=True, inline="always", error_model="numpy")
 def bilinear_cell(
     x: float, y: float, x0: float, y0: float, res: float, nx: int, ny: int, rho1: float, rho2: float,

@@ -11,6 +11,9 @@ Domains: vexp for x in [−708, 709] (clamped there: no subnormal or infinite re
 positive normal numbers, vatan2_deg for any finite pair (the signed-zero conventions of atan2).
 Constants that must be exact beyond double precision (ln 2 split in two parts) are derived
 here from a 40-digit ln 2 (`decimal`), not typed in.
+
+Numba's cache keys a compiled function on its own source file only: after editing this module,
+delete the cached kernels that inline it (emulator/radio/__pycache__/linkbudget.*.nbi/.nbc).
 """
 from __future__ import annotations
 
