@@ -36,6 +36,7 @@ from emulator.radio.shadowing import SiteFields, make_grid
 from emulator.radio.sinr import sinr_kernel, thermal_noise_w
 from topology.query import cell_arrays, site_displacements
 
+_WARNED_MODELS: set[str] = set()
 log = logging.getLogger(__name__)
 
 LOS_GRID_POINTS_PER_DECORRELATION = 8.0
@@ -195,6 +196,11 @@ class RadioModel:
         self.validity = v
         if (v.below_min or v.above_max) and not self._warned_range:
             self._warned_range = True
+            # Once per process and model: envs rebuild the world at every reset, and the same
+            # warning each episode would drown a training log. The counts stay in `validity`.
+            if self.model.name in _WARNED_MODELS:
+                return
+            _WARNED_MODELS.add(self.model.name)
             log.warning("%s: %d link(s) closer than %.0f m and %d beyond %.0f m were clamped to the model's range",
                         self.model.name, v.below_min, self.cfg.min_distance_m, v.above_max, D_MAX_M)
 
