@@ -28,7 +28,6 @@ bridge.envs): agent code written against one runs against the other unchanged.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from bridge.client import AgentClient, Indication as WireIndication, ServerBye, Welcome
-from bridge.envs import Driver, PointEnv, PointsParallelEnv, mark_horizon
+from bridge.envs import PointEnv, PointsParallelEnv, mark_horizon
 from emulator.control import Indication
 
 # How long a reset may wait for the fresh world's first indication (a world build can take time).

@@ -1,8 +1,6 @@
 """Thousands of random and malformed frames: the bridge answers each with FAILURE and stays up."""
 from __future__ import annotations
 
-import time
-
 import msgpack
 import zmq
 from hypothesis import HealthCheck, given, settings
