@@ -6,46 +6,29 @@ equal bit for bit. Agents get the functions without building an emulation.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
+
+from emulator.mec import baselines as mec_baselines
+from emulator.ran import baselines as ran_baselines
 
 Policy = Callable[[Any], Any]
 
 
-def _mec(factory: str) -> tuple[Callable[[str], Policy], Callable[[], list[str]]]:
+def _table(policies: dict[str, Policy], wrap: Callable[[str], Policy] | None = None
+           ) -> tuple[Callable[[str], Policy], Callable[[], list[str]]]:
+    """(name -> policy, () -> names) over a subsystem's own table, the one its control points register."""
     def get(name: str) -> Policy:
-        mod = importlib.import_module("emulator.mec.baselines")
-        if name not in mod.ASSIGNMENT_POLICIES:
-            raise KeyError(name)
-        return getattr(mod, factory)(name)
+        fn = policies[name]  # KeyError for an unknown name
+        return fn if wrap is None else wrap(name)
 
-    def names() -> list[str]:
-        return sorted(importlib.import_module("emulator.mec.baselines").ASSIGNMENT_POLICIES)
-
-    return get, names
+    return get, lambda: sorted(policies)
 
 
-# The slice-partition baselines the RAN's points register (emulator/ran/control.py).
-SLICE_BASELINES = ("equal", "traffic_aware")
-
-
-def _ran() -> tuple[Callable[[str], Policy], Callable[[], list[str]]]:
-    def get(name: str) -> Policy:
-        if name not in SLICE_BASELINES:
-            raise KeyError(name)
-        return getattr(importlib.import_module("emulator.ran.baselines"), name)
-
-    def names() -> list[str]:
-        return list(SLICE_BASELINES)
-
-    return get, names
-
-
-# kind -> (name -> policy, () -> names). The subsystem's control points register the same functions.
+# kind -> (name -> policy, () -> names).
 CATALOGUE: dict[str, tuple[Callable[[str], Policy], Callable[[], list[str]]]] = {
-    "slice_partition": _ran(),
-    "offloading": _mec("server_policy"),
-    "assignment": _mec("core_policy"),
+    "slice_partition": _table(ran_baselines.POLICIES),
+    "offloading": _table(mec_baselines.ASSIGNMENT_POLICIES, mec_baselines.server_policy),
+    "assignment": _table(mec_baselines.ASSIGNMENT_POLICIES, mec_baselines.core_policy),
 }
 
 
@@ -58,8 +41,6 @@ def names(kind: str) -> list[str]:
 
 def lookup(kind: str, name: str) -> Policy:
     """The baseline `name` for control points of `kind`; KeyError naming the choices otherwise."""
-    if kind not in CATALOGUE:
-        raise KeyError(f"no baselines for control-point kind {kind!r}; kinds: {', '.join(sorted(CATALOGUE))}")
     try:
         return CATALOGUE[kind][0](name)
     except KeyError:

@@ -1,6 +1,8 @@
 """Built-in slice-partition policies, as pure functions of an Indication (usable by remote agents too)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from emulator.control import Indication
@@ -20,3 +22,7 @@ def traffic_aware(ind: Indication) -> np.ndarray:
     if not np.isfinite(total) or total <= 0.0:
         return np.full(demand.size, 1.0 / demand.size)
     return demand / total
+
+
+# The slice-partition points register these by name; remote agents look them up by the same names.
+POLICIES: dict[str, Callable[[Indication], np.ndarray]] = {"equal": equal, "traffic_aware": traffic_aware}

@@ -39,8 +39,7 @@ class SlicePartitionPoint(ControlPoint):
         n = self.num_slices
         super().__init__(f"slice/cell{cell}", BoxSpec((4 * n,), 0.0, OBS_HIGH), BoxSpec((n,), 0.0, 1.0),
                          decision_period)
-        self.policies["equal"] = baselines.equal
-        self.policies["traffic_aware"] = baselines.traffic_aware
+        self.policies.update(baselines.POLICIES)
 
     def observe(self) -> np.ndarray:
         return self.ran.observation(self.cell)
