@@ -56,7 +56,7 @@ def needs_bridge(scenario: Scenario, wait_agents: int) -> bool:
 
 
 def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: float | None = None,
-                 wait_agents: int = 0, progress: bool = True, bridge: bool | None = None) -> RunResult:
+                 wait_agents: int = 0, progress: bool = True) -> RunResult:
     """Run one scenario into a new run folder; Ctrl-C / SIGTERM stop cleanly with traces closed."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -67,10 +67,10 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
     interrupted = False
     stop = _StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    chunk = min(CHUNK_S, horizon / 200.0) if horizon > 0 else None
+    chunk = min(CHUNK_S, horizon / 200.0)  # the horizon is positive: validated duration, or --until > 0
     t0 = time.monotonic()
     try:
-        if bridge if bridge is not None else needs_bridge(scenario, wait_agents):
+        if needs_bridge(scenario, wait_agents):
             from bridge.server import AgentBridge
 
             agent_bridge = AgentBridge(emu, scenario.agents, run_dir)
