@@ -28,9 +28,7 @@ class RandomStreams:
     def get(self, name: str) -> np.random.Generator:
         gen = self._streams.get(name)
         if gen is None:
-            ss = np.random.SeedSequence(entropy=self.seed, spawn_key=_name_key(name))
-            gen = np.random.Generator(np.random.PCG64(ss))
-            self._streams[name] = gen
+            gen = self._streams[name] = self.fresh(name)
         return gen
 
     def fresh(self, name: str) -> np.random.Generator:
