@@ -36,19 +36,9 @@ def transfer_time(bits, rate_bps) -> np.ndarray:
     return np.asarray(bits, dtype=float) / np.asarray(rate_bps, dtype=float)
 
 
-def upload_energy(bits, rate_bps, power_w) -> np.ndarray:
-    """E = p·D/r: the device's transmit energy for an offloaded task (paper eq. 9)."""
-    return np.asarray(power_w, dtype=float) * transfer_time(bits, rate_bps)
-
-
 def backhaul_time(bits, latency_s, capacity_bps) -> np.ndarray:
     """Σ per-hop latency (each hop once) + D / bottleneck capacity: a pipelined (cut-through) path."""
     return np.asarray(latency_s, dtype=float) + np.asarray(bits, dtype=float) / np.asarray(capacity_bps, dtype=float)
-
-
-def remote_exec_time(cycles, cpu_hz) -> np.ndarray:
-    """T = F/f_ij on an MEC server (paper eq. 1, execution term)."""
-    return np.asarray(cycles, dtype=float) / np.asarray(cpu_hz, dtype=float)
 
 
 def weighted_cost(time_s, energy_j, phi_t: float, phi_e: float) -> np.ndarray:
