@@ -60,7 +60,7 @@ import yaml
 from torch import nn
 
 from bridge.client import Indication as WireIndication
-from bridge.envs import SLICING_SCENARIO, PointsParallelEnv, slicing_parallel_env
+from bridge.envs import SLICING_SCENARIO, PointsParallelEnv, RanemuError, slicing_parallel_env
 from bridge.policies import lookup
 
 
@@ -645,7 +645,10 @@ def parse_params(values: Sequence[str]) -> dict[str, Any]:
         if "=" not in v:
             raise ValueError(f"--param needs PATH=VALUE, got {v!r}")
         key, raw = v.split("=", 1)
-        out[key.strip()] = yaml.safe_load(raw)
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ValueError(f"--param {key.strip()}: cannot parse {raw!r} as YAML") from None
     return out
 
 
@@ -801,7 +804,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RanemuError) as exc:
         print(f"agents.td3: {exc}", file=sys.stderr)
         return 2
 

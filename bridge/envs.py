@@ -43,6 +43,8 @@ from pettingzoo import ParallelEnv
 from emulator.config import Scenario, load_scenario
 from emulator.control import Indication
 from emulator.emulation import Emulation, PolicyDecider, Subsystem
+# Env constructors raise it for a bad scenario or override; agents catch it from here (they never import emulator).
+from emulator.errors import RanemuError  # noqa: F401
 from emulator.traces import Traces
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -275,6 +275,11 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert "PATH=VALUE" in capsys.readouterr().err
     assert td3.main(["train", "--gamma", "1.5", "--quiet"]) == 2
     assert "gamma must be in [0, 1), got 1.5" in capsys.readouterr().err
+    assert td3.main(["train", "--param", "ran.num_prbs=[1", "--quiet"]) == 2
+    assert "--param ran.num_prbs: cannot parse '[1' as YAML" in capsys.readouterr().err
+    assert td3.main(["train", "--param", "ran.decision_period_s=-1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "ran.decision_period_s: Input should be greater than 0" in err and "Traceback" not in err
 
 
 def test_config_flags_cover_every_hyperparameter():
