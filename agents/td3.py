@@ -448,7 +448,10 @@ def baseline_rewards(env: PointsParallelEnv, policy: str, steps: int, seed: int,
     """(steps, agents) rewards of the built-in `policy` on `env` from `reset(seed)`, resetting at episode ends."""
     roles = list(env.possible_agents)
     kinds = {r: env.describe(r)["kind"] for r in roles}
-    fns = {r: lookup(kinds[r], policy) for r in roles}
+    try:
+        fns = {r: lookup(kinds[r], policy) for r in roles}
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None  # the catalogue's message names the known policies
     out = np.zeros((steps, len(roles)))
     obs, info = env.reset(seed=seed)
     for t in range(steps):

@@ -268,7 +268,7 @@ def test_run_cli_keeps_learning_online_and_saves(trained_run, tiny, tmp_path):
     assert json.loads((tmp_path / "online" / "meta.json").read_text())["online_steps"] == 49
 
 
-def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys, tiny):
     assert td3.main(["run", "--checkpoint", str(tmp_path), "--endpoint", "ipc:///nonexistent"]) == 2
     assert "no meta.json" in capsys.readouterr().err
     assert td3.main(["train", "--param", "duration", "--quiet"]) == 2
@@ -280,6 +280,9 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert td3.main(["train", "--param", "ran.decision_period_s=-1", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "ran.decision_period_s: Input should be greater than 0" in err and "Traceback" not in err
+    assert td3.main(["train", "--scenario", str(tiny), "--baseline", "bogus", "--steps", "5", "--quiet",
+                     "--out", str(tmp_path / "run")]) == 2
+    assert "no baseline 'bogus' for kind 'slice_partition'; known: equal, traffic_aware" in capsys.readouterr().err
 
 
 def test_config_flags_cover_every_hyperparameter():
