@@ -20,24 +20,27 @@ def _scenario_path(name: str) -> Path:
     raise RanemuError(f"bundled scenario {name!r} not found under {REPO_ROOT / 'scenarios'}")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def _number(convert: type, positive: bool):
+    """An argparse type: `convert`(text), required > 0 (`positive`) or >= 0; NaN fails both."""
+    noun = "an integer" if convert is int else "a number"
+    bound = "positive" if positive else "non-negative"
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not (value > 0 if positive else value >= 0):
+            raise argparse.ArgumentTypeError(f"expected a {bound} {noun.split()[-1]}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+_positive_float = _number(float, positive=True)
+_nonneg_float = _number(float, positive=False)
+_positive_int = _number(int, positive=True)
+_nonneg_int = _number(int, positive=False)
 
 
 def _load(path: str, args: argparse.Namespace, extra: dict[str, Any] | None = None):
@@ -181,7 +184,10 @@ def cmd_radio(args) -> int:
 
     sc = _load(args.file, args)
     out = Path(args.out) if args.out else Path(sc.output.dir) / f"{sc.name}-radio"
-    result = survey(sc, n_ues=args.ues, min_distance_m=args.min_distance)
+    try:
+        result = survey(sc, n_ues=args.ues, min_distance_m=args.min_distance)
+    except ValueError as exc:  # e.g. no room for the UEs that far from every site
+        raise RanemuError(f"radio survey of {args.file}: {exc}") from None
     files = write_survey(result, out)
     for f in files:
         print(f"wrote {f}")
@@ -246,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("radio", help="radio survey: coupling loss / SIR / SINR CDFs and coverage map")
     sp.add_argument("file")
-    sp.add_argument("--ues", type=_nonneg_int, default=10000)
-    sp.add_argument("--min-distance", type=float, default=35.0, metavar="M")
+    sp.add_argument("--ues", type=_positive_int, default=10000)
+    sp.add_argument("--min-distance", type=_nonneg_float, default=35.0, metavar="M")
     sp.add_argument("--out", help="output folder")
     with_overrides(sp)
     sp.set_defaults(func=cmd_radio)
@@ -275,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except RanemuError as exc:
+    except (RanemuError, OSError) as exc:  # OSError: e.g. an output path that cannot be written
         print(f"ranemu: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

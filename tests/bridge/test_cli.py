@@ -50,12 +50,27 @@ def test_bad_param_override_is_located(tmp_path, capsys):
     (["run", "x.yaml", "--seed", "abc"], "expected an integer"),
     (["run", "x.yaml", "--wait-agents", "-2"], "expected a non-negative integer"),
     (["frobnicate"], "invalid choice"),
+    (["radio", "x.yaml", "--ues", "0"], "expected a positive integer, got '0'"),
+    (["radio", "x.yaml", "--min-distance", "-5"], "expected a non-negative number, got '-5'"),
+    (["radio", "x.yaml", "--min-distance", "nan"], "expected a non-negative number, got 'nan'"),
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, expect, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
     assert expect in capsys.readouterr().err
+
+
+def test_unwritable_outputs_and_impossible_surveys_are_one_line_errors(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["keys", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ranemu: error: ") and str(blocker) in err and "Traceback" not in err
+    f = write(tmp_path, {"seed": 1, "topology": {"layout": {"kind": "hex", "num_sites": 1}}})
+    assert main(["radio", str(f), "--ues", "5", "--min-distance", "1e7", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ranemu: error: radio survey of {f}: could not place 5 UEs") and "Traceback" not in err
 
 
 def test_console_script_is_installed_and_answers():
