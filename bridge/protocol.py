@@ -7,6 +7,7 @@ so dtype and shape survive exactly (bit-for-bit traces). See bridge/PROTOCOL.md 
 from __future__ import annotations
 
 import math
+import threading
 from enum import Enum
 from typing import Any
 
@@ -76,12 +77,21 @@ class ProtocolError(Exception):
 
 
 # -- encoding ----------------------------------------------------------------------------------
+# dtype -> its wire name, for the dtypes seen so far (dtype.str builds a new string on every call).
+_DTYPE_STR: dict[np.dtype, str] = {}
+
+
 def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         arr = obj if obj.flags.c_contiguous else np.array(obj, order="C")  # (ascontiguousarray makes 0-d 1-d)
-        if arr.dtype.byteorder == ">":
-            arr = arr.astype(arr.dtype.newbyteorder("<"))
-        return {ARRAY_TAG: 1, "dtype": arr.dtype.str, "shape": list(arr.shape), "bytes": arr.tobytes()}
+        dt = arr.dtype
+        name = _DTYPE_STR.get(dt)
+        if name is None:
+            if dt.byteorder == ">":
+                arr = arr.astype(dt.newbyteorder("<"))
+                return _default(arr)
+            name = _DTYPE_STR[dt] = dt.str
+        return {ARRAY_TAG: 1, "dtype": name, "shape": list(arr.shape), "bytes": arr.tobytes()}
     if isinstance(obj, np.generic):
         # Scalars keep their numpy type (a float32 stays float32 on the far side).
         return _default(np.asarray(obj))
@@ -92,17 +102,36 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"cannot encode {type(obj).__name__} in a bridge message")
 
 
+# One Packer per thread: building one per message costs more than packing a small message.
+_packers = threading.local()
+
+
 def encode(msg: dict) -> bytes:
     """msgpack bytes for one message map (numpy arrays and scalars included)."""
-    return msgpack.packb(msg, default=_default, use_bin_type=True)
+    try:
+        packer = _packers.packer
+    except AttributeError:
+        packer = _packers.packer = msgpack.Packer(default=_default, use_bin_type=True, autoreset=True)
+    try:
+        return packer.pack(msg)
+    except BaseException:
+        packer.reset()  # a failed pack (e.g. an unencodable object) leaves partial bytes behind
+        raise
+
+
+_TYPE_NAMES = {t: t.value for t in MsgType}
 
 
 def message(type_: MsgType, **fields: Any) -> dict:
-    return {"v": PROTOCOL_VERSION, "type": type_.value, **fields}
+    return {"v": PROTOCOL_VERSION, "type": _TYPE_NAMES[type_], **fields}
 
 
 def pack(type_: MsgType, **fields: Any) -> bytes:
-    return encode(message(type_, **fields))
+    return encode({"v": PROTOCOL_VERSION, "type": _TYPE_NAMES[type_], **fields})
+
+
+# Wire dtype name -> dtype, for the allowed ones (the lookup also checks that a name is allowed).
+_DTYPES = {name: np.dtype(name) for name in ALLOWED_DTYPES}
 
 
 def _array_hook(obj: dict) -> Any:
@@ -111,17 +140,19 @@ def _array_hook(obj: dict) -> Any:
     dtype, shape, data = obj.get("dtype"), obj.get("shape"), obj.get("bytes")
     if len(obj) != 4 or not isinstance(dtype, str) or not isinstance(shape, list) or not isinstance(data, bytes):
         raise ProtocolError(Code.DECODE, "array must be {__nd__, dtype, shape, bytes}")
-    if dtype not in ALLOWED_DTYPES:
+    dt = _DTYPES.get(dtype)
+    if dt is None:
         raise ProtocolError(Code.DECODE, f"array dtype {dtype!r} not allowed")
     if len(shape) > MAX_ARRAY_DIMS or not all(type(n) is int and 0 <= n <= MAX_ARRAY_ELEMENTS for n in shape):
         raise ProtocolError(Code.DECODE, f"array shape {shape!r} invalid")
-    dt = np.dtype(dtype)
     count = math.prod(shape)
     if count > MAX_ARRAY_ELEMENTS or count * dt.itemsize != len(data):
         raise ProtocolError(Code.DECODE, f"array of shape {shape} and dtype {dtype} needs "
                                          f"{count * dt.itemsize} bytes, got {len(data)}")
-    arr = np.frombuffer(data, dtype=dt).reshape(tuple(shape)).copy()
-    return arr[()] if arr.ndim == 0 else arr
+    arr = np.frombuffer(data, dtype=dt).copy()  # a writable copy, not a view of the frame
+    if len(shape) == 1:
+        return arr
+    return arr.reshape(shape) if shape else arr.reshape(())[()]
 
 
 def decode(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict:

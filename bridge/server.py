@@ -36,6 +36,10 @@ ENV_CURVE_SERVER = "RANEMU_CURVE_SERVER_KEY"
 ENV_CURVE_PUBLIC = "RANEMU_CURVE_PUBLIC_KEY"
 ENV_CURVE_SECRET = "RANEMU_CURVE_SECRET_KEY"
 
+# Plain ints: pyzmq's flag enums build a new enum object on every `|` and `&` (~1 us each).
+_NOBLOCK = int(zmq.NOBLOCK)
+_SEND_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
+_POLLIN = int(zmq.POLLIN)
 _RTT_SAMPLES = 1 << 16  # ring buffer of recent round-trip samples (bounded memory on long runs)
 
 
@@ -385,13 +389,7 @@ class AgentBridge:
             for point in self._await:
                 out[point] = DEFERRED
             return out
-        deadline = t0 + deadline_s
-        while self._await:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self._serve(min(remaining, self._tick_s()))
-            self._raise_if_reset()  # a RESET ends the round now, not at the deadline (remote envs' reset)
+        self._collect(t0 + deadline_s)
         if by_session and not self._await:
             self._round.add((time.monotonic() - t0) * 1e3)
         for point, aw in self._await.items():
@@ -474,31 +472,56 @@ class AgentBridge:
                 finally:
                     self._lock.release()
 
+    def _collect(self, deadline: float) -> None:
+        """Lockstep: receive until every awaited point is answered or `deadline` (monotonic) passes.
+
+        Per message only a blocking receive (bounded by RCVTIMEO: cheaper than poll + recv) and
+        its handling; queued messages return at once, so nothing is drained separately.
+        """
+        r = self._router
+        tick = self._tick_s()
+        while self._await:
+            now = time.monotonic()
+            remaining = deadline - now
+            if remaining <= 0:
+                return
+            if now >= self._next_housekeep or self._exited_pids:
+                self._housekeep(now)  # may detach an agent, which ends its points' wait
+                continue
+            self._set_rcvtimeo(r, min(remaining, tick))
+            try:
+                frames = r.recv_multipart()
+            except zmq.Again:
+                continue
+            self._handle(frames, False)
+            self._raise_if_reset()  # a RESET ends the round now, not at the deadline (remote envs' reset)
+
+    def _set_rcvtimeo(self, r: zmq.Socket, timeout_s: float) -> None:
+        ms = max(1, math.ceil(timeout_s * 1e3))
+        if ms != self._rcvtimeo:
+            r.setsockopt(zmq.RCVTIMEO, ms)
+            self._rcvtimeo = ms
+
     def _serve(self, timeout_s: float, keeper: bool = False) -> None:
         """Poll once (up to `timeout_s`), handle everything readable, then heartbeats and liveness."""
         r = self._router
         if r is None or r.closed:
             return
         if timeout_s > 0:
-            # A blocking receive bounded by RCVTIMEO costs less per message than a poll + recv.
-            ms = max(1, math.ceil(timeout_s * 1e3))
-            if ms != self._rcvtimeo:
-                r.setsockopt(zmq.RCVTIMEO, ms)
-                self._rcvtimeo = ms
+            self._set_rcvtimeo(r, timeout_s)
             try:
                 self._handle(r.recv_multipart(), keeper)
             except zmq.Again:
                 pass
-        while r.get(zmq.EVENTS) & zmq.POLLIN:  # drain what is queued, without a final Again
-            self._handle(r.recv_multipart(zmq.NOBLOCK), keeper)
+        while r.get(zmq.EVENTS) & _POLLIN:  # drain what is queued, without a final Again
+            self._handle(r.recv_multipart(_NOBLOCK), keeper)
         now = time.monotonic()
         if now >= self._next_housekeep or self._exited_pids:
-            # Liveness and heartbeats at a few ms granularity, not on every message of a round.
-            self._next_housekeep = now + self._tick_s() / 5
-            self._housekeep()
+            self._housekeep(now)
 
-    def _housekeep(self) -> None:
-        now = time.monotonic()
+    def _housekeep(self, now: float) -> None:
+        # Liveness and heartbeats at a few ms granularity, not on every message of a round.
+        self._next_housekeep = now + self._tick_s() / 5
         while self._exited_pids:
             pid = self._exited_pids.popleft()
             for s in [s for s in self._sessions.values() if s.pid == pid]:
@@ -688,7 +711,10 @@ class AgentBridge:
         if r is None or r.closed:
             return False
         try:
-            r.send_multipart([identity, frame], zmq.NOBLOCK)  # copying beats zero-copy for small frames
+            # Two plain sends: send_multipart's per-part checks cost more than the sends. Copying
+            # beats zero-copy for small frames. An unroutable identity fails on the first part.
+            r.send(identity, _SEND_MORE)
+            r.send(frame, _NOBLOCK)
         except zmq.Again:
             log.warning("send queue to agent %r is full; message dropped", sess.name if sess else identity)
             return False

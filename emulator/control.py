@@ -10,6 +10,20 @@ import numpy as np
 from emulator.errors import ActionError
 
 
+# Largest finite float: bounds are clamped to it so one comparison also rejects NaN and infinity.
+_FINITE_MAX = float(np.finfo(np.float64).max)
+# Up to this many values a Python pass over a list beats numpy's fixed cost per reduction (~1 us).
+_SMALL_ACTION = 64
+
+
+def _within(arr: np.ndarray, low: float, high: float) -> bool:
+    """All values finite and in [low, high] (NaN fails every comparison, so it fails here too)."""
+    lo, hi = max(low, -_FINITE_MAX), min(high, _FINITE_MAX)
+    if arr.size <= _SMALL_ACTION:
+        return all(lo <= v <= hi for v in arr.ravel().tolist())
+    return bool(arr.min() >= lo and arr.max() <= hi)
+
+
 @dataclass(frozen=True)
 class BoxSpec:
     """A bounded float/int array space (maps 1:1 to gymnasium.spaces.Box)."""
@@ -92,15 +106,20 @@ class ControlPoint(ABC):
             raise ActionError(self.name, f"action is not numeric: {type(action).__name__}") from None
         if arr.shape != tuple(spec.shape):
             raise ActionError(self.name, f"action has shape {arr.shape}, expected {tuple(spec.shape)}")
-        if not np.all(np.isfinite(arr)):
-            raise ActionError(self.name, "action contains NaN or infinity")
-        if np.any(arr < spec.low) or np.any(arr > spec.high):
-            raise ActionError(self.name, f"action outside [{spec.low}, {spec.high}]: min {arr.min():g}, max {arr.max():g}")
+        if not _within(arr, spec.low, spec.high):
+            self._bounds_error(arr)
         try:
             self.check(arr)
         except ValueError as exc:
             raise ActionError(self.name, str(exc)) from None
         return arr
+
+    def _bounds_error(self, arr: np.ndarray) -> None:
+        """The precise reason an action failed `_within` (NaN/infinity first, then the bounds)."""
+        spec = self.action_space
+        if not np.all(np.isfinite(arr)):
+            raise ActionError(self.name, "action contains NaN or infinity")
+        raise ActionError(self.name, f"action outside [{spec.low}, {spec.high}]: min {arr.min():g}, max {arr.max():g}")
 
     def apply(self, action: Any) -> np.ndarray:
         """Validate and put in force; on error the previous valid action stays and ActionError is raised."""
