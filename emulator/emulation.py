@@ -15,7 +15,7 @@ import simpy.rt
 
 from emulator.config import Scenario, dump_scenario
 from emulator.control import ControlPoint, Indication
-from emulator.errors import ActionError, RanemuError
+from emulator.errors import ActionError, ConfigError, RanemuError
 from emulator.streams import RandomStreams
 from emulator.traces import Traces
 
@@ -97,10 +97,8 @@ class LatenessMonitor:
     def __init__(self, env: simpy.rt.RealtimeEnvironment, period: float, factor: float):
         self.env, self.period, self.factor = env, period, factor
         self.samples: list[float] = []
-        self._t0_wall: float | None = None
 
     def process(self):
-        self._t0_wall = time.monotonic() - self.env.now * self.factor
         while True:
             yield self.env.timeout(self.period)
             # The clock's own schedule (simpy.rt's origin), not this process's first wake-up: that
@@ -147,7 +145,8 @@ class Emulation:
         """`subsystems`: builders to use instead of the ones the scenario's sections select
         (how a user plugs a world of their own into the same clock, decisions and traces)."""
         self.run_dir = run_dir
-        self.traces = Traces(run_dir, scenario.output.flush_rows if scenario.output.traces else 1 << 30)
+        # output.traces: false keeps rows in memory only (summaries and reports still read them)
+        self.traces = Traces(run_dir if scenario.output.traces else None, scenario.output.flush_rows)
         if run_dir is not None:
             (run_dir / "config.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
             self._log_handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
@@ -199,7 +198,21 @@ class Emulation:
         self.subsystems: list[Subsystem] = [build(self) for build in self._builders]
         for sub in self.subsystems:
             sub.start()
+        self._check_policies()
         self._started = False
+
+    def _check_policies(self) -> None:
+        """`agents.policies` must name policies the points of that kind offer — found now, as a
+        located config error, not at the first decision deep inside the clock. A kind with no
+        point here is fine: one file may serve several control modes (e.g. mec.control)."""
+        kinds: dict[str, ControlPoint] = {}
+        for cp in self.control_points.values():
+            kinds.setdefault(cp.kind, cp)
+        for kind, name in self.scenario.agents.policies.items():
+            where = f"agents.policies.{kind}"
+            if kind in kinds and name not in kinds[kind].policies:
+                raise ConfigError(f"scenario {self.scenario.name!r}", where,
+                                  f"unknown policy {name!r}; known: {', '.join(sorted(kinds[kind].policies))}")
 
     def reset(self, seed: int | None = None) -> None:
         """Start over inside this process: a fresh world at t = 0 (optionally with a new seed).

@@ -167,3 +167,38 @@ def test_decider_can_request_a_reset_mid_run():
     assert list(df["step"]) == [0, 1, 2, 3] + list(range(10))
     assert df["level"].iloc[0] == df["level"].iloc[4]
     assert emu.episode == 1 and emu.env.now == pytest.approx(1.0)
+
+
+def test_unknown_policy_is_a_located_config_error_a_kind_not_present_is_not():
+    from emulator.errors import ConfigError
+
+    sc = scenario()
+    sc.agents.policies = {"valve": "bogus"}
+    with pytest.raises(ConfigError, match=r"agents.policies.valve: unknown policy 'bogus'; known: default, half, proportional"):
+        Emulation(sc, subsystems=[build])
+    sc.agents.policies = {"valve": "half", "pump": "anything"}  # no pump here: another mode's setting
+    Emulation(sc, subsystems=[build]).run(0.2)
+
+
+def test_user_errors_survive_being_rebuilt_from_their_args():
+    # SimPy re-raises a process's exception by rebuilding it from .args; so does pickling.
+    import pickle
+
+    from emulator.errors import ActionError, ConfigError
+
+    for exc in (ConfigError("f.yaml", "a.b", "bad"), ActionError("slice/cell0", "shape")):
+        again = type(exc)(*exc.args)
+        assert str(again) == str(exc) and str(pickle.loads(pickle.dumps(exc))) == str(exc)
+    assert str(ConfigError("f.yaml", "", "file not found")) == "f.yaml: file not found"
+
+
+def test_traces_off_writes_no_parquet_but_keeps_rows_for_reports(tmp_path):
+    from emulator.emulation import make_run_dir
+
+    sc = scenario(output={"traces": False})
+    run_dir = make_run_dir(sc, tmp_path)
+    emu = Emulation(sc, run_dir, subsystems=[build])
+    emu.run(0.5)
+    emu.close()
+    assert not (run_dir / "traces").exists()
+    assert len(emu.traces.table("tank").to_pandas()) == 5
