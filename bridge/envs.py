@@ -42,7 +42,7 @@ from pettingzoo import ParallelEnv
 
 from emulator.config import Scenario, load_scenario
 from emulator.control import Indication
-from emulator.emulation import Emulation, PolicyDecider, Subsystem
+from emulator.emulation import Emulation, PolicyDecider, Subsystem, horizon_bound
 # Env constructors raise it for a bad scenario or override; agents catch it from here (they never import emulator).
 from emulator.errors import RanemuError  # noqa: F401
 from emulator.traces import Traces
@@ -152,11 +152,6 @@ def make_adapter(description: Mapping[str, Any], actions: str) -> ActionAdapter:
 
 
 # -- episode bookkeeping shared by drivers ----------------------------------------------------
-def horizon_bound(duration: float) -> float:
-    """The last simulated time a run includes (same tolerance as `Emulation.advance`)."""
-    return duration + 1e-9 * max(1.0, abs(duration))
-
-
 def mark_horizon(ind: Indication, period: float, duration: float) -> Indication:
     """`ind` with `truncated` set when the point's next epoch would fall after the horizon."""
     if not ind.truncated and ind.time + period > horizon_bound(duration):

@@ -25,6 +25,12 @@ log = logging.getLogger("ranemu")
 SUBSYSTEMS = {"ran": "emulator.ran.subsystem:build", "mec": "emulator.mec.subsystem:build"}
 
 
+def horizon_bound(horizon: float) -> float:
+    """The last simulated time a run to `horizon` includes: events due at the horizon itself count,
+    also when float sums of periods land a hair past it (20 × 0.1 s = 2.0000000000000004 s)."""
+    return horizon + 1e-9 * max(1.0, abs(horizon))
+
+
 class Subsystem(ABC):
     """A part of the world (RAN, MEC) that registers SimPy processes and control points."""
 
@@ -270,10 +276,7 @@ class Emulation:
         return [ind for inds, _ in self._pending for ind in inds]
 
     def _horizon(self, until: float | None) -> float:
-        """The run includes events due at the horizon itself, also when float sums of periods
-        land a hair past it (20 × 0.1 s = 2.0000000000000004 s)."""
-        h = self.scenario.duration if until is None else float(until)
-        return h + 1e-9 * max(1.0, abs(h))
+        return horizon_bound(self.scenario.duration if until is None else float(until))
 
     def advance(self, until: float | None = None) -> list[Indication]:
         """Pull mode: run until decisions are pending (returned) or the horizon is reached ([])."""

@@ -35,11 +35,11 @@ log = logging.getLogger("ranemu.ran")
 ARRIVAL_SEGMENT_TTIS = 1000
 
 
-def whole_ttis(period_s: float, tti_s: float, field: str) -> int:
+def whole_ttis(period_s: float, tti_s: float, field: str, source: str = "scenario") -> int:
     """`period_s` as a whole number ≥ 1 of TTIs, or a ConfigError naming the field."""
     n = int(round(period_s / tti_s))
     if n < 1 or abs(n * tti_s - period_s) > 1e-9 * max(1.0, period_s):
-        raise ConfigError("scenario", field, f"must be a whole number of TTIs ({tti_s * 1e3:g} ms), got {period_s:g} s")
+        raise ConfigError(source, field, f"must be a whole number of TTIs ({tti_s * 1e3:g} ms), got {period_s:g} s")
     return n
 
 
@@ -53,9 +53,10 @@ class RanSubsystem(Subsystem):
         sc = emu.scenario
         cfg = self.cfg = sc.ran
         self.tti = emu.tti
-        self.dec_ttis = whole_ttis(cfg.decision_period_s, self.tti, "ran.decision_period_s")
-        self.mask_ttis = whole_ttis(cfg.mask_step, self.tti, "ran.mask_step_s")
-        self.mob_ttis = whole_ttis(cfg.mobility.period_s, self.tti, "ran.mobility.period_s")
+        source = f"scenario {sc.name!r}"
+        self.dec_ttis = whole_ttis(cfg.decision_period_s, self.tti, "ran.decision_period_s", source)
+        self.mask_ttis = whole_ttis(cfg.mask_step, self.tti, "ran.mask_step_s", source)
+        self.mob_ttis = whole_ttis(cfg.mobility.period_s, self.tti, "ran.mobility.period_s", source)
         self.static = cfg.mobility.model == "static"
 
         cells = cell_arrays(emu.graph)
@@ -66,7 +67,7 @@ class RanSubsystem(Subsystem):
         try:
             self.req_thr, self.req_delay = cfg.requirement_arrays(C)
         except ValueError as exc:
-            raise ConfigError("scenario", "ran.requirements", str(exc)) from None
+            raise ConfigError(source, "ran.requirements", str(exc).removeprefix("ran.requirements: ")) from None
         self.group_size = np.array([s.group_size for s in cfg.slices], dtype=np.int64)
 
         # UE groups: for each cell, for each slice, group_size UEs (UE order: cell-major, then slice).
