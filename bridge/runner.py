@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -62,7 +63,11 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
 
     run_dir = make_run_dir(scenario, out_base)
     horizon = scenario.duration if until is None else float(until)
-    emu = Emulation(scenario, run_dir)
+    try:
+        emu = Emulation(scenario, run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no half-made run folder
+        raise
     agent_bridge = None
     interrupted = False
     stop = _StopFlag()

@@ -180,7 +180,11 @@ class Emulation:
             raise RanemuError(f"scenario {scenario.name!r} has neither a `ran` nor a `mec` section: nothing to emulate")
         self._builders = list(subsystems)
         self.closed = False
-        self._build_world(scenario)
+        try:
+            self._build_world(scenario)
+        except BaseException:
+            self._detach_log()
+            raise
 
     def _build_world(self, scenario: Scenario) -> None:
         """Clock, random streams, subsystems and control points for `scenario` (its seed)."""
@@ -366,7 +370,11 @@ class Emulation:
         if self.run_dir is not None and want:
             for sub in self.subsystems:
                 files += sub.report(self.run_dir)
+        self._detach_log()
+        return files
+
+    def _detach_log(self) -> None:
         if self._log_handler is not None:
             logging.getLogger("ranemu").removeHandler(self._log_handler)
             self._log_handler.close()
-        return files
+            self._log_handler = None

@@ -67,7 +67,7 @@ class RanSubsystem(Subsystem):
         try:
             self.req_thr, self.req_delay = cfg.requirement_arrays(C)
         except ValueError as exc:
-            raise ConfigError(source, "ran.requirements", str(exc).removeprefix("ran.requirements: ")) from None
+            raise ConfigError(source, "", str(exc)) from None  # the message names ran.requirements[i]
         self.group_size = np.array([s.group_size for s in cfg.slices], dtype=np.int64)
 
         # UE groups: for each cell, for each slice, group_size UEs (UE order: cell-major, then slice).

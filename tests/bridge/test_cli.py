@@ -149,3 +149,13 @@ def test_signal_stops_a_run_cleanly_and_keeps_what_was_written(tmp_path, sig):
     assert list(counts.index) == list(range(len(counts))) and set(counts) == {12 * 4}
     assert summary["ran"]["steps"] == len(counts)
     assert "interrupted" in out
+
+
+def test_a_scenario_that_fails_to_build_leaves_no_run_folder(tmp_path, capsys):
+    out = tmp_path / "runs"
+    code = main(["run", str(REPO / "scenarios" / "slicing-12cell.yaml"), "--param", "ran.requirements[0].cells=[0,1,99]",
+                 "--quiet", "--out", str(out)])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        "ranemu: error: scenario 'slicing-12cell': ran.requirements[0].cells: cell 99 does not exist (12 cells)")
+    assert not out.exists() or not any(out.iterdir())
