@@ -67,7 +67,9 @@ class RanSubsystem(Subsystem):
         try:
             self.req_thr, self.req_delay = cfg.requirement_arrays(C)
         except ValueError as exc:
-            raise ConfigError(source, "", str(exc)) from None  # the message names ran.requirements[i]
+            # the message starts with the exact field, e.g. "ran.requirements[0].cells: ..."
+            path, _, message = str(exc).partition(": ")
+            raise ConfigError(source, path, message) from None
         self.group_size = np.array([s.group_size for s in cfg.slices], dtype=np.int64)
 
         # UE groups: for each cell, for each slice, group_size UEs (UE order: cell-major, then slice).

@@ -216,7 +216,7 @@ def test_pf_and_work_conserving_run_in_the_emulation():
     ({"ran": {"decision_period_s": 0.0015}}, "ran.decision_period_s", "whole number of TTIs"),
     ({"ran": {"mobility": {"period_s": 0.00025}}}, "ran.mobility.period_s", "whole number of TTIs"),
     ({"ran": {"requirements": [{"cells": [7], "throughput_mbps": [1, 1], "delay_ms": [1, 1]}]}},
-     "ran.requirements", "cell 7 does not exist"),
+     "ran.requirements[0].cells", "cell 7 does not exist"),
 ])
 def test_config_errors_are_located(over, path, message):
     with pytest.raises(ConfigError, match=message) as exc:
