@@ -317,9 +317,13 @@ class AgentClient:
 
     def send_control(self, role_or_actions: str | Mapping[str, Any], step: int, action: Any = None) -> None:
         """CONTROL for one role (`send_control(role, step, action)`) or many (`send_control({role: action}, step)`)."""
-        actions = {role_or_actions: action} if isinstance(role_or_actions, str) else dict(role_or_actions)
+        if isinstance(role_or_actions, str):
+            actions = {role_or_actions: action}
+        else:
+            actions = role_or_actions if type(role_or_actions) is dict else dict(role_or_actions)
+        frame = P.pack(MsgType.CONTROL, step=int(step), actions=actions)  # encoded before taking the lock
         with self._lock:
-            self._send(MsgType.CONTROL, step=int(step), actions=actions)
+            self._send_frame(frame)
 
     def reset(self, seed: int | None = None) -> None:
         """Ask the emulator to restart its world in place (optionally with a new seed); the next
@@ -336,9 +340,12 @@ class AgentClient:
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _send(self, type_: MsgType, **fields: Any) -> None:
+        self._send_frame(P.pack(type_, **fields))
+
+    def _send_frame(self, frame: bytes) -> None:
         if self._sock is None:
             raise BridgeError("not connected")
-        self._sock.send(P.pack(type_, **fields))  # copy: zero-copy costs more below ~64 KiB
+        self._sock.send(frame)  # copy: zero-copy costs more below ~64 KiB
         self._last_send = time.monotonic()
 
     def _recv_msg(self, deadline: float) -> dict | None:

@@ -83,15 +83,14 @@ _DTYPE_STR: dict[np.dtype, str] = {}
 
 def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
-        arr = obj if obj.flags.c_contiguous else np.array(obj, order="C")  # (ascontiguousarray makes 0-d 1-d)
-        dt = arr.dtype
+        dt = obj.dtype
         name = _DTYPE_STR.get(dt)
         if name is None:
             if dt.byteorder == ">":
-                arr = arr.astype(dt.newbyteorder("<"))
-                return _default(arr)
+                return _default(obj.astype(dt.newbyteorder("<")))
             name = _DTYPE_STR[dt] = dt.str
-        return {ARRAY_TAG: 1, "dtype": name, "shape": list(arr.shape), "bytes": arr.tobytes()}
+        # tobytes() is C order whatever the array's layout, so no contiguous copy is needed first.
+        return {ARRAY_TAG: 1, "dtype": name, "shape": list(obj.shape), "bytes": obj.tobytes()}
     if isinstance(obj, np.generic):
         # Scalars keep their numpy type (a float32 stays float32 on the far side).
         return _default(np.asarray(obj))
@@ -143,30 +142,84 @@ def _array_hook(obj: dict) -> Any:
     dt = _DTYPES.get(dtype)
     if dt is None:
         raise ProtocolError(Code.DECODE, f"array dtype {dtype!r} not allowed")
-    if len(shape) > MAX_ARRAY_DIMS or not all(type(n) is int and 0 <= n <= MAX_ARRAY_ELEMENTS for n in shape):
+    if len(shape) == 1:  # the common case, without a generator per array
+        count = shape[0]
+        if type(count) is not int or not 0 <= count <= MAX_ARRAY_ELEMENTS:
+            raise ProtocolError(Code.DECODE, f"array shape {shape!r} invalid")
+    elif len(shape) > MAX_ARRAY_DIMS or not all(type(n) is int and 0 <= n <= MAX_ARRAY_ELEMENTS for n in shape):
         raise ProtocolError(Code.DECODE, f"array shape {shape!r} invalid")
-    count = math.prod(shape)
+    else:
+        count = math.prod(shape)
     if count > MAX_ARRAY_ELEMENTS or count * dt.itemsize != len(data):
         raise ProtocolError(Code.DECODE, f"array of shape {shape} and dtype {dtype} needs "
                                          f"{count * dt.itemsize} bytes, got {len(data)}")
-    arr = np.frombuffer(data, dtype=dt).copy()  # a writable copy, not a view of the frame
+    arr = np.frombuffer(bytearray(data), dtype=dt)  # writable, and not a view of the frame
     if len(shape) == 1:
         return arr
     return arr.reshape(shape) if shape else arr.reshape(())[()]
 
 
+# How the array tag appears in a frame (a msgpack fixstr), to count the arrays before unpacking.
+_TAG_KEY = msgpack.packb(ARRAY_TAG)
+
+
+def _lift_known_arrays(msg: dict, tags: int) -> int:
+    """Turn the array maps where the per-decision messages carry them (CONTROL actions, INDICATION
+    observations, then info values) into arrays in place, stopping once `tags` are found; return
+    how many were turned."""
+    n = 0
+    t = msg.get("type")
+    if t == "CONTROL":
+        actions = msg.get("actions")
+        if type(actions) is dict:
+            for k, v in actions.items():
+                if type(v) is dict and ARRAY_TAG in v:
+                    actions[k] = _array_hook(v)
+                    n += 1
+    elif t == "INDICATION":
+        items = msg.get("items")
+        items = [it for it in items if type(it) is dict] if type(items) is list else []
+        for item in items:
+            v = item.get("observation")
+            if type(v) is dict and ARRAY_TAG in v:
+                item["observation"] = _array_hook(v)
+                n += 1
+        for item in items if n < tags else ():  # info rarely holds arrays: look only if some are left
+            info = item.get("info")
+            if type(info) is dict:
+                for k, v in info.items():
+                    if type(v) is dict and ARRAY_TAG in v:
+                        info[k] = _array_hook(v)
+                        n += 1
+    return n
+
+
+def _unpack(frame: bytes, max_bytes: int, hook) -> Any:
+    return msgpack.unpackb(
+        frame, raw=False, object_hook=hook, strict_map_key=True, use_list=True,
+        max_str_len=max_bytes, max_bin_len=max_bytes,
+        max_array_len=MAX_ARRAY_ELEMENTS, max_map_len=MAX_ARRAY_ELEMENTS, max_ext_len=0,
+    )
+
+
 def decode(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict:
-    """Bytes → message map, or ProtocolError (never anything else) for any malformed input."""
+    """Bytes → message map, or ProtocolError (never anything else) for any malformed input.
+
+    Arrays may sit anywhere in a message. An object hook that looks at every map finds them, but
+    costs a Python call per map; so a frame is unpacked plainly, the arrays are lifted where
+    INDICATION and CONTROL carry them, and only if that misses some of the frame's array tags
+    (counted in the bytes: a tag inside a string or array data also counts, which errs towards
+    the full path) is it unpacked again with the hook. Both paths give the same result.
+    """
     if len(frame) > max_bytes:
         raise ProtocolError(Code.TOO_LARGE, f"frame of {len(frame)} bytes exceeds the {max_bytes}-byte limit")
     if not frame:
         raise ProtocolError(Code.BAD_FRAME, "empty frame")
     try:
-        obj = msgpack.unpackb(
-            frame, raw=False, object_hook=_array_hook, strict_map_key=True, use_list=True,
-            max_str_len=max_bytes, max_bin_len=max_bytes,
-            max_array_len=MAX_ARRAY_ELEMENTS, max_map_len=MAX_ARRAY_ELEMENTS, max_ext_len=0,
-        )
+        tags = frame.count(_TAG_KEY)
+        obj = _unpack(frame, max_bytes, None)
+        if tags and not (type(obj) is dict and _lift_known_arrays(obj, tags) == tags):
+            obj = _unpack(frame, max_bytes, _array_hook)
     except ProtocolError:
         raise
     except Exception as exc:  # msgpack raises a zoo of types (ExtraData, StackError, ValueError, ...)

@@ -370,15 +370,21 @@ class AgentBridge:
         t0 = time.monotonic()
         if by_session:
             self._seq += 1
+            # Encode every INDICATION first, then send them back to back: the first agents to
+            # wake would otherwise compete for the CPU with the encoding of the later ones.
+            frames = []
             for sess, inds in by_session.items():
                 items = [{"role": i.point, "step": int(i.step), "time": float(i.time), "observation": i.observation,
                           "reward": float(i.reward), "terminated": bool(i.terminated),
                           "truncated": bool(i.truncated), "info": i.info} for i in inds]
-                frame = P.pack(MsgType.INDICATION, seq=self._seq, deadline_ms=deadline_s * 1e3, items=items)
-                sent = time.monotonic()
+                frames.append((sess, P.pack(MsgType.INDICATION, seq=self._seq, deadline_ms=deadline_s * 1e3,
+                                            items=items)))
+            sent = time.monotonic()
+            for sess, inds in by_session.items():
                 for i in inds:
                     self._indicated[i.point] = int(i.step)
                     self._await[i.point] = _Await(int(i.step), sess, sent, sent + deadline_s)
+            for sess, frame in frames:
                 self._send(sess.identity, frame, sess)
         if local:
             # The in-process policies run while the remote agents think.

@@ -94,3 +94,60 @@ def test_valid_agent_messages_pass():
                 {"v": 1, "type": "HEARTBEAT"}, {"v": 1, "type": "RESET"}, {"v": 1, "type": "RESET", "seed": 9},
                 {"v": 1, "type": "BYE", "reason": "done"}):
         assert P.check_agent_message(P.decode(P.encode(msg))) == msg["type"]
+
+
+def _same(a, b) -> bool:
+    """Structural equality in which arrays must match in type, dtype, shape and bytes."""
+    if isinstance(a, (np.ndarray, np.generic)) or isinstance(b, (np.ndarray, np.generic)):
+        return type(a) is type(b) and a.dtype == b.dtype and np.shape(a) == np.shape(b) and a.tobytes() == b.tobytes()
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _hook_decode(frame: bytes) -> dict:
+    return msgpack.unpackb(frame, raw=False, object_hook=P._array_hook, strict_map_key=True)
+
+
+@pytest.mark.parametrize("msg", [
+    # arrays only where the per-decision messages carry them: the plain-unpack path
+    {"v": 1, "type": "INDICATION", "seq": 1, "deadline_ms": 5.0, "items": [
+        {"role": "a", "observation": np.arange(4, dtype=np.float32), "info": {"x": np.eye(2), "y": [1.0, 2.0]}},
+        {"role": "b", "observation": np.float32(3.5), "info": {}}]},
+    {"v": 1, "type": "CONTROL", "step": 2, "actions": {"a": np.array([0.25, 0.75]), "b": [0.5, 0.5]}},
+    # arrays elsewhere too (nested in lists, in other fields, in a nested info map): the full path
+    {"v": 1, "type": "INDICATION", "seq": 1, "deadline_ms": 5.0, "items": [
+        {"role": "a", "observation": np.zeros(3), "info": {"deep": {"z": np.ones(2, dtype=np.int8)},
+                                                           "list": [np.arange(3), 4]}}]},
+    {"v": 1, "type": "CONTROL", "step": 2, "actions": {"a": [np.array([0.25]), np.array([0.75])]}},
+    {"v": 1, "type": "WELCOME", "roles": {"a": {"low": np.zeros(2)}}},
+    # the tag's bytes inside a string or inside array data: counted, so the full path runs
+    {"v": 1, "type": "CONTROL", "step": 2, "actions": {"x__nd__": np.array([1.0])}},
+    {"v": 1, "type": "CONTROL", "step": 2, "actions": {"a": np.frombuffer(b"\xa6__nd__", dtype=np.uint8)}},
+])
+def test_decoding_finds_every_array_wherever_it_sits(msg):
+    frame = P.encode(msg)
+    got = P.decode(frame)
+    assert _same(got, _hook_decode(frame))
+    assert _same(got, msg)
+
+
+def test_a_malformed_array_where_arrays_are_expected_is_a_decode_error():
+    bad = {"__nd__": 1, "dtype": "<f8", "shape": [3], "bytes": b"\0" * 8}
+    for msg in ({"v": 1, "type": "CONTROL", "step": 1, "actions": {"a": bad}},
+                {"v": 1, "type": "INDICATION", "seq": 1, "deadline_ms": 1.0, "items": [{"observation": bad}]}):
+        with pytest.raises(ProtocolError) as e:
+            P.decode(msgpack.packb(msg))
+        assert e.value.code is Code.DECODE
+
+
+def test_indication_and_control_arrays_are_all_found_without_the_hook():
+    for msg in ({"v": 1, "type": "INDICATION", "seq": 1, "deadline_ms": 5.0, "items": [
+                    {"observation": np.zeros(16, dtype=np.float32), "info": {"a": np.ones(3), "b": [1.0]}}] * 12},
+                {"v": 1, "type": "CONTROL", "step": 0, "actions": {f"r{i}": np.full(4, 0.25) for i in range(12)}}):
+        frame = P.encode(msg)
+        plain = msgpack.unpackb(frame, raw=False)
+        tags = frame.count(P._TAG_KEY)
+        assert P._lift_known_arrays(plain, tags) == tags > 0
