@@ -223,7 +223,8 @@ class AgentBridge:
             self._close_sockets()
             raise
         self.emu.decider = self
-        self.emu.telemetry.append(self._publish)
+        if self._pub is not None:  # without a PUB socket the world need not build telemetry at all
+            self.emu.telemetry.append(self._publish)
         self.started = True
         if cfg.processes:
             env = {}
