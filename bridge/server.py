@@ -13,6 +13,7 @@ import math
 import secrets
 import threading
 import time
+from array import array
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,17 +66,20 @@ class _Ring:
     """Fixed-size ring of float samples (milliseconds) with percentiles."""
 
     def __init__(self, size: int = _RTT_SAMPLES):
-        self.buf = np.zeros(size)
+        # array.array, not numpy: storing one Python float is a plain C store, not a trip through
+        # numpy's item assignment (this runs once per message on the decision path).
+        self.buf = array("d", bytes(8 * size))
+        self.size = size
         self.n = 0
 
     def add(self, x: float) -> None:
-        self.buf[self.n % self.buf.size] = x
+        self.buf[self.n % self.size] = x
         self.n += 1
 
     def stats(self) -> dict[str, float]:
         if self.n == 0:
             return {"n": 0}
-        s = self.buf[: min(self.n, self.buf.size)]
+        s = np.frombuffer(self.buf, dtype=np.float64)[: min(self.n, self.size)]
         return {"n": self.n, "p50_ms": float(np.percentile(s, 50)), "p99_ms": float(np.percentile(s, 99)),
                 "max_ms": float(s.max())}
 
