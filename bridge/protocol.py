@@ -163,6 +163,16 @@ def _array_hook(obj: dict) -> Any:
 _TAG_KEY = msgpack.packb(ARRAY_TAG)
 
 
+def _lift_values(d: dict) -> int:
+    """Turn array maps among the values of `d` into arrays in place; return how many."""
+    n = 0
+    for k, v in d.items():
+        if type(v) is dict and ARRAY_TAG in v:
+            d[k] = _array_hook(v)
+            n += 1
+    return n
+
+
 def _lift_known_arrays(msg: dict, tags: int) -> int:
     """Turn the array maps where the per-decision messages carry them (CONTROL actions, INDICATION
     observations, then info values) into arrays in place, stopping once `tags` are found; return
@@ -172,10 +182,7 @@ def _lift_known_arrays(msg: dict, tags: int) -> int:
     if t == "CONTROL":
         actions = msg.get("actions")
         if type(actions) is dict:
-            for k, v in actions.items():
-                if type(v) is dict and ARRAY_TAG in v:
-                    actions[k] = _array_hook(v)
-                    n += 1
+            n += _lift_values(actions)
     elif t == "INDICATION":
         items = msg.get("items")
         items = [it for it in items if type(it) is dict] if type(items) is list else []
@@ -187,10 +194,7 @@ def _lift_known_arrays(msg: dict, tags: int) -> int:
         for item in items if n < tags else ():  # info rarely holds arrays: look only if some are left
             info = item.get("info")
             if type(info) is dict:
-                for k, v in info.items():
-                    if type(v) is dict and ARRAY_TAG in v:
-                        info[k] = _array_hook(v)
-                        n += 1
+                n += _lift_values(info)
     return n
 
 

@@ -134,6 +134,15 @@ def _los_38901(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, a_near, b_near, fa
     return np.where(d <= dbp, near, far)
 
 
+def _nlos_38901(los, d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, a, b, c, h_slope):
+    """38.901 NLOS: max(PL_LOS, a + b log d3D + c log fc − h_slope (hUE − 1.5))."""
+    d = _clamped(d_m, d_min_m, d_max_m)
+    h_ue = np.asarray(h_ue_m, dtype=float)
+    d3 = _d3d(d, np.asarray(h_bs_m, dtype=float), h_ue)
+    nlos = a + b * np.log10(d3) + c * np.log10(fc_ghz) - h_slope * (h_ue - 1.5)
+    return np.maximum(los, nlos)
+
+
 def uma_los_db(d_m, fc_ghz: float, h_bs_m=25.0, h_ue_m=1.5, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M):
     """TR 38.901 UMa LOS: 28 + 22 log d3D + 20 log fc; beyond d'BP 28 + 40 log d3D + 20 log fc − 9 log(d'BP² + Δh²)."""
     return _los_38901(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, 28.0, 22.0, 9.0)
@@ -142,11 +151,7 @@ def uma_los_db(d_m, fc_ghz: float, h_bs_m=25.0, h_ue_m=1.5, d_min_m: float = D_M
 def uma_nlos_db(d_m, fc_ghz: float, h_bs_m=25.0, h_ue_m=1.5, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M):
     """TR 38.901 UMa NLOS: max(PL_LOS, 13.54 + 39.08 log d3D + 20 log fc − 0.6 (hUE − 1.5))."""
     los = uma_los_db(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m)
-    d = _clamped(d_m, d_min_m, d_max_m)
-    h_ue = np.asarray(h_ue_m, dtype=float)
-    d3 = _d3d(d, np.asarray(h_bs_m, dtype=float), h_ue)
-    nlos = 13.54 + 39.08 * np.log10(d3) + 20.0 * np.log10(fc_ghz) - 0.6 * (h_ue - 1.5)
-    return np.maximum(los, nlos)
+    return _nlos_38901(los, d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, 13.54, 39.08, 20.0, 0.6)
 
 
 def umi_los_db(d_m, fc_ghz: float, h_bs_m=10.0, h_ue_m=1.5, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M):
@@ -157,11 +162,7 @@ def umi_los_db(d_m, fc_ghz: float, h_bs_m=10.0, h_ue_m=1.5, d_min_m: float = D_M
 def umi_nlos_db(d_m, fc_ghz: float, h_bs_m=10.0, h_ue_m=1.5, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M):
     """TR 38.901 UMi-Street Canyon NLOS: max(PL_LOS, 35.3 log d3D + 22.4 + 21.3 log fc − 0.3 (hUE − 1.5))."""
     los = umi_los_db(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m)
-    d = _clamped(d_m, d_min_m, d_max_m)
-    h_ue = np.asarray(h_ue_m, dtype=float)
-    d3 = _d3d(d, np.asarray(h_bs_m, dtype=float), h_ue)
-    nlos = 35.3 * np.log10(d3) + 22.4 + 21.3 * np.log10(fc_ghz) - 0.3 * (h_ue - 1.5)
-    return np.maximum(los, nlos)
+    return _nlos_38901(los, d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, 22.4, 35.3, 21.3, 0.3)
 
 
 def p_los_38901(d_m, d1_m: float = 18.0, d2_m: float = 63.0, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M):
