@@ -46,3 +46,30 @@ def tiny_experiment(argv: list[str] | None) -> int:
     """A stand-in for a registered experiment: records its argv, exits with len(argv)."""
     SEEN_ARGV.append(list(argv or []))
     return len(argv or [])
+
+
+def gated(seed: int, log: str, gate: str = "", timeout_s: float = 60.0) -> dict:
+    """`draw`, logging the seed first; with `gate`, waits (at most `timeout_s`) until that file exists."""
+    import time
+
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"{seed}\n")
+    deadline = time.monotonic() + timeout_s
+    while gate and not Path(gate).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {gate} never opened")
+        time.sleep(0.05)
+    return draw(seed)
+
+
+def point_killed_once(marker: str, scenario: dict, until: float) -> dict:
+    """A sweep point whose worker is SIGKILLed half way through the first attempt (after running the
+    first half of the horizon), as a node's OOM killer would; later attempts run it whole."""
+    from bridge.sweep import run_point
+
+    flag = Path(marker)
+    if not flag.exists():
+        flag.write_text(str(os.getpid()))
+        run_point(scenario, until / 2)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_point(scenario, until)
