@@ -216,7 +216,7 @@ def cmd_sweep(args) -> int:
     try:
         result = run_sweep(args.file, params=args.param or [], policies=policies, out_dir=out,
                            workers=args.workers, until=args.until, seeds=args.seeds, engine=engine,
-                           address=args.address, resume=args.resume)
+                           address=args.address, resume=args.resume, ship_code=args.ship_code)
     except KeyboardInterrupt:
         print(f"ranemu: sweep interrupted; finished runs are kept in {out}; "
               f"rerun the same command with --resume --out {out} to finish it", file=sys.stderr)
@@ -283,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "default: ray when --address or $RAY_ADDRESS is given, else local")
         sp.add_argument("--address", metavar="auto|HOST:PORT",
                         help="Ray cluster to join (default: $RAY_ADDRESS, else a private local Ray)")
+        sp.add_argument("--ship-code", action="store_true",
+                        help="ray: send this checkout's ranemu code with the jobs (nodes then need only its dependencies)")
         sp.add_argument("--resume", action="store_true",
                         help="finish the run in --out: keep finished runs, redo failed and missing ones")
 

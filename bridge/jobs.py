@@ -186,6 +186,18 @@ def execute(fn: str, kwargs: dict, node: str | None = None, expect_code: str | N
     return rec
 
 
+def echo(**kwargs: Any) -> dict[str, Any]:
+    """A job that returns its arguments: the engine's own cost per job, and a smoke test of a cluster."""
+    return dict(kwargs)
+
+
+def probe() -> dict[str, Any]:
+    """A job that says where it ran and which ranemu it imported (host, pid, Python, version, code
+    digest, path of this module): a smoke test of a cluster, and how the tests see shipped code."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "python": sys.version.split()[0],
+            "version": package_version(), "code": code_digest(), "module": __file__}
+
+
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or "(no message)"
     return f"{type(exc).__name__}: {text}"
@@ -339,16 +351,25 @@ def _ray_options(resources: dict | None, max_retries: int) -> dict[str, Any]:
     return opts
 
 
-def ray_init(address: str | None, workers: int | None) -> bool:
-    """Connect to (or start) Ray; True when this call started the connection (so it shuts it down)."""
+def ray_init(address: str | None, workers: int | None, ship_code: bool = False) -> bool:
+    """Connect to (or start) Ray; True when this call started the connection (so it shuts it down).
+
+    ship_code: the connection's runtime_env uploads this process's ranemu packages (Ray allows
+    uploads only when the driver connects), so a driver already connected cannot ask for it.
+    """
     try:
         import ray
     except ImportError:
         raise JobError("the ray engine needs Ray: pip install 'ranemu[cluster]'") from None
     if ray.is_initialized():
+        if ship_code:
+            raise JobError("ship_code needs run_jobs to open the Ray connection; this process is already "
+                           "connected (ray.init) — pass runtime_env=bridge.jobs.code_runtime_env() to ray.init instead")
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+    if ship_code:
+        kwargs["runtime_env"] = code_runtime_env()
     try:
         if address:
             ray.init(address=address, **kwargs)
@@ -357,6 +378,18 @@ def ray_init(address: str | None, workers: int | None) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise JobError(f"cannot reach Ray at {address or 'a new local instance'}: {one_line(exc)}") from None
     return True
+
+
+def code_runtime_env() -> dict[str, Any]:
+    """A Ray runtime_env that uploads this process's ranemu packages to the cluster (py_modules): the
+    workers import the driver's code, whatever version the nodes have installed (they still need
+    ranemu's dependencies)."""
+    dirs = []
+    for name in _CODE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            dirs.append(str(Path(list(spec.submodule_search_locations)[0])))
+    return {"py_modules": dirs, "excludes": ["__pycache__", "*.pyc"]}
 
 
 def _run_ray(todo: list[dict], max_retries: int) -> Iterator[tuple[str, dict]]:
@@ -388,12 +421,15 @@ def _run_ray(todo: list[dict], max_retries: int) -> Iterator[tuple[str, dict]]:
 # -- the runner ---------------------------------------------------------------------------------
 def run_jobs(jobs: Iterable[Job], run_dir: str | Path, *, engine: str = "local", workers: int | None = None,
              address: str | None = None, resume: bool = False, progress: bool = True,
-             description: str = "jobs", max_retries: int = 3) -> JobResults:
+             description: str = "jobs", max_retries: int = 3, ship_code: bool = False) -> JobResults:
     """Run `jobs` (each `fn(**kwargs)` → dict) on `engine`, persisting each finished one under `run_dir`.
 
     engine: ``"local"`` (``workers`` processes, default the CPU count; 0 = in this process) or
         ``"ray"`` (Ray tasks; ``address`` ``"auto"``/``"HOST:PORT"``, else ``RAY_ADDRESS``, else a
-        private local Ray with ``workers`` CPUs; ``max_retries`` re-runs of a task whose worker died).
+        private local Ray with ``workers`` CPUs; ``max_retries`` re-runs of a task whose worker died;
+        ``ship_code``: upload this process's ranemu packages with the tasks instead of using the
+        nodes' installed copies). A node whose ranemu code differs from the driver's fails its jobs
+        with a message saying so (its numbers would not be the driver's).
     resume: the folder may hold this same grid already; finished jobs are kept, failed and missing
         ones run again. Without it, a folder that holds a run is refused.
     Returns JobResults (rows and errors; a failed job never raises here). Raises JobError for an
@@ -422,10 +458,11 @@ def run_jobs(jobs: Iterable[Job], run_dir: str | Path, *, engine: str = "local",
     outcome = "interrupted"
     try:
         if engine == "ray" and todo:
-            started_ray = ray_init(address, workers)
+            started_ray = ray_init(address, workers, ship_code)
             import ray
 
             session["address"] = address or os.environ.get("RAY_ADDRESS") or "local"
+            session["ship_code"] = ship_code
             session["nodes"] = [f"{n['NodeManagerAddress']}/{n['NodeID'][:12]} cpus={n['Resources'].get('CPU', 0):g}"
                                 for n in ray.nodes() if n.get("Alive")]
             stream = _run_ray(todo, max_retries)

@@ -227,12 +227,13 @@ class SweepResult:
 def run_sweep(scenario_path: str | Path, params: list[str], policies: list[str], out_dir: Path | None = None,
               workers: int | None = None, until: float | None = None, seeds: int = 1,
               metric: str | None = None, engine: str = "local", address: str | None = None,
-              resume: bool = False, progress: bool = True) -> SweepResult:
+              resume: bool = False, progress: bool = True, ship_code: bool = False) -> SweepResult:
     """Run the grid of `params` (e.g. ["mec.num_devices=10:100:10"]) × `policies` × `seeds`.
 
     Validates the whole grid first (`build_jobs`), then runs it through `bridge.jobs.run_jobs` on
     `engine` ("local": `workers` processes, default the CPU count, 0 = in this process; "ray": a
-    Ray cluster at `address`) with the run folder `out_dir` (`resume`: finish a sweep started there).
+    Ray cluster at `address`, `ship_code`: with this checkout's code) with the run folder `out_dir`
+    (`resume`: finish a sweep started there).
     Writes `sweep.csv` (one row per run in grid order: labels, `job` key, summary columns, `error`
     — identical on every engine), `jobs.csv` (where and how long each row ran) and `sweep.png`
     (the metric, by default the subsystem objective, against the first parameter, one line per
@@ -246,7 +247,7 @@ def run_sweep(scenario_path: str | Path, params: list[str], policies: list[str],
         raise ConfigError("--resume", "", "needs --out DIR, the folder of the sweep to finish")
     out = Path(out_dir) if out_dir is not None else default_out(scenario_path)
     results = run_jobs(plan.jobs, out, engine=engine, workers=workers, address=address, resume=resume,
-                       progress=progress, description="sweep")
+                       progress=progress, description="sweep", ship_code=ship_code)
     rows, prov = [], []
     for job in plan.jobs:
         row: dict[str, Any] = dict(plan.labels[job.key])

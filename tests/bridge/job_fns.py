@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def draw(seed: int, n: int = 4) -> dict:
     """A seeded computation whose floats must come back bit for bit: n normal draws and their sum."""
@@ -73,3 +75,4 @@ def point_killed_once(marker: str, scenario: dict, until: float) -> dict:
         run_point(scenario, until / 2)
         os.kill(os.getpid(), signal.SIGKILL)
     return run_point(scenario, until)
+

@@ -117,3 +117,19 @@ def test_ctrl_c_cancels_ray_tasks_and_resume_runs_each_missing_job_once(cluster,
     assert all(done.rows[f"s{s}"] == job_fns.draw(s) for s in range(6))
     sessions = json.loads((run_dir / "manifest.json").read_text())["sessions"]
     assert [s["outcome"] for s in sessions] == ["interrupted", "done"]
+
+
+def test_ship_code_runs_the_drivers_code_uploaded_to_the_cluster(cluster, tmp_path, monkeypatch):
+    from bridge.jobs import code_digest
+
+    repo = str(job_fns.REPO)
+    # Ray puts the driver's working folder on the workers' path; away from the checkout, only the
+    # nodes' installed ranemu or the shipped one can answer.
+    monkeypatch.chdir(tmp_path)
+    jobs = [Job(key="probe", fn="bridge.jobs:probe", kwargs={})]
+    installed = run_jobs(jobs, tmp_path / "a", engine="ray", address=cluster.address, progress=False)
+    assert installed.rows["probe"]["module"].startswith(repo)  # the nodes' own (editable) install
+    shipped = run_jobs(jobs, tmp_path / "b", engine="ray", address=cluster.address, progress=False, ship_code=True)
+    row = shipped.rows["probe"]
+    assert not row["module"].startswith(repo) and row["module"].endswith("/bridge/jobs.py")  # Ray's uploaded copy
+    assert row["code"] == code_digest() and row["pid"] != installed.rows["probe"]["pid"]
