@@ -194,29 +194,18 @@ def cmd_radio(args) -> int:
     return 0
 
 
-def engine_of(args) -> str:
-    """--engine, else ray when a Ray address is given (--address or $RAY_ADDRESS), else local."""
-    import os
-
-    if args.engine == "local" and args.address:
-        raise ConfigError("--address", args.address, "is a Ray cluster address; it needs --engine ray")
-    if args.engine:
-        return args.engine
-    return "ray" if args.address or os.environ.get("RAY_ADDRESS") else "local"
-
-
 def cmd_sweep(args) -> int:
+    from bridge.jobs import engine_options
     from bridge.sweep import default_out, run_sweep
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()] if args.policies else []
     if args.resume and not args.out:
         raise ConfigError("--resume", "", "needs --out DIR, the folder of the sweep to finish")
-    engine = engine_of(args)
+    options = engine_options(args)
     out = Path(args.out) if args.out else default_out(args.file)
     try:
         result = run_sweep(args.file, params=args.param or [], policies=policies, out_dir=out,
-                           workers=args.workers, until=args.until, seeds=args.seeds, engine=engine,
-                           address=args.address, resume=args.resume, ship_code=args.ship_code)
+                           until=args.until, seeds=args.seeds, **options)
     except KeyboardInterrupt:
         print(f"ranemu: sweep interrupted; finished runs are kept in {out}; "
               f"rerun the same command with --resume --out {out} to finish it", file=sys.stderr)
@@ -266,6 +255,8 @@ def cmd_keys(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bridge.jobs import add_engine_arguments
+
     p = argparse.ArgumentParser(prog="ranemu", description=__doc__.split(":")[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -274,19 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=_nonneg_int, help="override the scenario seed")
         sp.add_argument("--param", action="append", metavar="PATH=VALUE",
                         help="override a scenario field, e.g. ran.slices[0].throughput_mbps=3 (repeatable)")
-
-    def with_engine(sp):
-        sp.add_argument("--workers", type=_nonneg_int,
-                        help="local engine: parallel processes (default: CPU count; 0 = in this process)")
-        sp.add_argument("--engine", choices=("local", "ray"),
-                        help="where the runs go: local processes, or a Ray cluster (pip install 'ranemu[cluster]'); "
-                             "default: ray when --address or $RAY_ADDRESS is given, else local")
-        sp.add_argument("--address", metavar="auto|HOST:PORT",
-                        help="Ray cluster to join (default: $RAY_ADDRESS, else a private local Ray)")
-        sp.add_argument("--ship-code", action="store_true",
-                        help="ray: send this checkout's ranemu code with the jobs (nodes then need only its dependencies)")
-        sp.add_argument("--resume", action="store_true",
-                        help="finish the run in --out: keep finished runs, redo failed and missing ones")
 
     sp = sub.add_parser("run", help="run a scenario")
     sp.add_argument("file")
@@ -330,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seeds", type=_positive_int, default=1, help="seeds per grid point")
     sp.add_argument("--until", type=_positive_float)
     sp.add_argument("--out", help="run folder (default: a new one under the scenario's output.dir)")
-    with_engine(sp)
+    add_engine_arguments(sp)
     sp.set_defaults(func=cmd_sweep)
 
     sp = sub.add_parser("experiment", help="run a registered experiment (paper reproductions), e.g. slicing-tl",

@@ -166,9 +166,9 @@ def execute(fn: str, kwargs: dict, node: str | None = None, expect_code: str | N
     """Run one job where this process is and return its record (never raises for the job's own errors).
 
     The record: status ``ok`` with ``result`` (fn's dict) or ``error`` with a one-line ``error`` and
-    the ``traceback``; plus node, pid, package version, code digest and wall seconds.
+    the ``traceback``; plus node, pid, package version, code digest, wall and CPU seconds.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rec: dict[str, Any] = {"node": node or socket.gethostname(), "pid": os.getpid(),
                            "version": package_version(), "code": code_digest()}
     try:
@@ -183,6 +183,7 @@ def execute(fn: str, kwargs: dict, node: str | None = None, expect_code: str | N
     except Exception as exc:  # noqa: BLE001 — any failure of the job is its result
         rec.update(status="error", error=one_line(exc), traceback=traceback.format_exc())
     rec["wall_s"] = round(time.perf_counter() - t0, 6)
+    rec["cpu_s"] = round(time.process_time() - c0, 6)  # this process's CPU time: wall_s minus waiting for a core
     return rec
 
 
@@ -416,6 +417,38 @@ def _run_ray(todo: list[dict], max_retries: int) -> Iterator[tuple[str, dict]]:
         if not clean:
             for ref in pending:
                 ray.cancel(ref, force=True)
+
+
+# -- command-line options -------------------------------------------------------------------------
+def add_engine_arguments(parser) -> None:
+    """The job options every command that runs jobs offers (`ranemu sweep`, experiments):
+    --workers, --engine, --address, --ship-code, --resume. Read them back with `engine_options`."""
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="local engine: parallel processes (default: CPU count; 0 = in this process)")
+    parser.add_argument("--engine", choices=ENGINES,
+                        help="where the runs go: local processes, or a Ray cluster (pip install 'ranemu[cluster]'); "
+                             "default: ray when --address or $RAY_ADDRESS is given, else local")
+    parser.add_argument("--address", metavar="auto|HOST:PORT",
+                        help="Ray cluster to join (default: $RAY_ADDRESS, else a private local Ray)")
+    parser.add_argument("--ship-code", action="store_true",
+                        help="ray: send this checkout's ranemu code with the jobs (nodes then need only its dependencies)")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish the run in the output folder: keep finished runs, redo failed and missing ones")
+
+
+def engine_options(args) -> dict[str, Any]:
+    """Parsed `add_engine_arguments` options → keyword arguments of `run_jobs`.
+
+    The engine is --engine, else ray when a Ray address is given (--address or $RAY_ADDRESS), else
+    local. Raises JobError for --address with --engine local, or a negative --workers.
+    """
+    if args.engine == "local" and args.address:
+        raise JobError(f"--address {args.address} is a Ray cluster address; it needs --engine ray")
+    if args.workers is not None and args.workers < 0:
+        raise JobError(f"--workers must be >= 0, got {args.workers}")
+    engine = args.engine or ("ray" if args.address or os.environ.get("RAY_ADDRESS") else "local")
+    return {"engine": engine, "workers": args.workers, "address": args.address, "resume": args.resume,
+            "ship_code": args.ship_code}
 
 
 # -- the runner ---------------------------------------------------------------------------------

@@ -109,3 +109,24 @@ def test_bad_jobs_and_folders_are_one_line_errors(tmp_path):
                    tmp_path / "w", workers=0, progress=False)
     assert bad.errors == {"a": "TypeError: tests.bridge.job_fns:not_a_dict returned list, expected a dict",
                           "b": "AttributeError: module 'tests.bridge.job_fns' has no attribute 'nowhere'"}
+
+
+def test_engine_options_pick_ray_when_an_address_is_given(monkeypatch):
+    import argparse
+
+    from bridge.jobs import add_engine_arguments, engine_options
+
+    parser = argparse.ArgumentParser()
+    add_engine_arguments(parser)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    opts = engine_options(parser.parse_args([]))
+    assert opts == {"engine": "local", "workers": None, "address": None, "resume": False, "ship_code": False}
+    assert engine_options(parser.parse_args(["--address", "auto"]))["engine"] == "ray"
+    assert engine_options(parser.parse_args(["--workers", "3", "--resume"]))["workers"] == 3
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
+    assert engine_options(parser.parse_args([]))["engine"] == "ray"
+    assert engine_options(parser.parse_args(["--engine", "local"]))["engine"] == "local"
+    with pytest.raises(JobError, match="--address 10.0.0.2:6379 is a Ray cluster address; it needs --engine ray"):
+        engine_options(parser.parse_args(["--engine", "local", "--address", "10.0.0.2:6379"]))
+    with pytest.raises(JobError, match="--workers must be >= 0"):
+        engine_options(parser.parse_args(["--workers", "-1"]))
