@@ -6,7 +6,7 @@ import ipaddress
 import reprlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -152,12 +152,48 @@ class Scenario(StrictModel):
         return expand_num_servers(data)
 
 
+# Union-member tags pydantic puts into an error's location ("float", "list[float]", the `kind` of a
+# discriminated union): not part of the file's path.
+_TYPE_TAGS = {"float", "int", "str", "bool", "none", "list", "dict", "tuple"}
+_kind_tags: set[str] | None = None
+
+
+def _discriminator_tags() -> set[str]:
+    """Every value of a `kind` field in the scenario's models (sections added later included)."""
+    global _kind_tags
+    if _kind_tags is None:
+        tags: set[str] = set()
+        seen: set[type] = set()
+
+        def walk(tp) -> None:
+            if isinstance(tp, type) and issubclass(tp, StrictModel):
+                if tp in seen:
+                    return
+                seen.add(tp)
+                for name, f in tp.model_fields.items():
+                    if name == "kind":
+                        tags.update(a for a in get_args(f.annotation) if isinstance(a, str))
+                    walk(f.annotation)
+            for arg in get_args(tp):
+                walk(arg)
+
+        walk(Scenario)
+        _kind_tags = tags
+    return _kind_tags
+
+
+def _is_tag(part) -> bool:
+    s = str(part)
+    return (s in _TYPE_TAGS or "[" in s or s.startswith(("function-", "tagged-union"))
+            or s in _discriminator_tags())
+
+
 def _loc_to_path(loc: tuple) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("hex", "explicit") or str(part).startswith(("function-", "tagged-union")):
+        elif _is_tag(part):
             continue  # discriminator tags pydantic adds to the location; not part of the file's path
         else:
             out += ("." if out else "") + str(part)
@@ -177,8 +213,15 @@ def _short_repr(value: Any) -> str:
 
 def format_validation_error(source: str, err: ValidationError) -> ConfigError:
     """Turn the first pydantic error into a one-line ConfigError naming file, field path and expectation."""
-    first = err.errors(include_url=False)[0]
+    errors = err.errors(include_url=False)
+    first = errors[0]
     path = _loc_to_path(tuple(first.get("loc", ())))
+    # A union field reports one error per member type (`float | list[float]`: "not a number" and,
+    # for the list, "[0]: not finite"); the deepest one under the same field says what is wrong.
+    for e in errors[1:]:
+        p = _loc_to_path(tuple(e.get("loc", ())))
+        if p.startswith(path) and len(e.get("loc", ())) > len(first.get("loc", ())) and p != path:
+            first, path = e, p
     kind = first.get("type", "")
     msg = first.get("msg", "invalid value")
     if kind == "extra_forbidden":

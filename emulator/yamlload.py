@@ -18,13 +18,13 @@ try:  # libyaml: ~10x faster than the pure-Python loader and parser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
-# A large scenario (100,000 device positions) is ~3 MB of YAML; 8 MiB leaves room without letting
-# a file make the loader spend minutes and gigabytes.
-MAX_BYTES = 8 << 20
+# A large scenario (100,000 device positions) is ~2 MB of YAML; 4 MiB leaves room without letting
+# a file make the loader spend minutes and gigabytes (libyaml builds ~1 Python object per value).
+MAX_BYTES = 4 << 20
 # Scenario files nest a few levels (sections, lists of sites, distributions); 64 is far beyond any.
 MAX_DEPTH = 64
 # Nodes after alias expansion (every *alias counts at the full size of its anchor's subtree).
-MAX_NODES = 2_000_000
+MAX_NODES = 1_000_000
 
 
 class YamlLimitError(ValueError):
