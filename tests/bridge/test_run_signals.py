@@ -182,3 +182,71 @@ def test_a_second_signal_during_shutdown_keeps_summary_json(tmp_path):
     assert s["status"] == "interrupted" and s["simulated_s"] > 0
     assert "during shutdown: finishing the run folder first" in run.log()
     assert any(p["exit_codes"] == [-9] for p in s["bridge"]["processes"])  # the stubborn one was reaped
+
+
+def _replies(agent: RawAgent, window_s: float = 0.4) -> list[dict]:
+    """Answers (not heartbeats or INDICATIONs) that arrive within `window_s`."""
+    out = []
+    deadline = time.monotonic() + window_s
+    while time.monotonic() < deadline:
+        if agent.sock.poll(50):
+            msg = P.decode(agent.sock.recv(), P.HARD_FRAME_BYTES)
+            if msg["type"] not in ("HEARTBEAT", "INDICATION"):
+                out.append(msg)
+    return out
+
+
+def test_a_frozen_agent_reattaches_and_hostile_traffic_gets_one_reply_per_frame(tmp_path):
+    endpoint = f"ipc://{tmp_path}/control"
+    agent = {"roles": ["slice/cell0"], "command": ["{python}", "-m", "agents.baseline", "--endpoint", "{endpoint}",
+                                                   "--role", "{role}", "--policy", "equal", "--name", "frozen"]}
+    sc = _scenario(tmp_path, agents__processes=[agent], agents__wait_agents=1, agents__heartbeat_s=0.1,
+                   agents__liveness=3, agents__deadline_ms=2000.0)
+    run = Run(tmp_path, sc, "--until", "100000")
+    hostile = RawAgent(endpoint)
+    pid = None
+    try:
+        run.wait_log("agent frozen attached (pid ")
+        pid = int(run.log().split("agent frozen attached (pid ")[1].split(")")[0])
+        # hostile traffic while the run goes on: each frame gets exactly one answer
+        attacks = [
+            (b"\xc1\xff\x00", "decode"),
+            (P.encode(P.message(MsgType.HELLO, name="x\n2026-01-01 ERROR ranemu: forged", roles=["slice/cell1"])), "schema"),
+            (P.encode(P.message(MsgType.HELLO, name="x", roles=["slice/cell1"], resume="jeton-é")), "schema"),
+            (P.encode(P.message(MsgType.CONTROL, step=0, actions={f"r{i}": 0.5 for i in range(1024)})), "not_attached"),
+            (P.encode(P.message(MsgType.HELLO, name="intruder", roles=["slice/cell0"])), "duplicate_role"),
+        ]
+        for frame, code in attacks:
+            hostile.sock.send(frame)
+            (reply,) = _replies(hostile)
+            assert reply["code"] == code, reply
+        hostile.sock.send_multipart([b"a", b"b"])
+        assert [r["code"] for r in _replies(hostile)] == ["bad_frame"]
+        # freeze the agent longer than heartbeat x liveness, then let it go on
+        os.kill(pid, signal.SIGSTOP)
+        run.wait_log("agent frozen detached")
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 30
+        while run.log().count("agent frozen attached") < 2:  # before the fix: usually never again
+            assert time.monotonic() < deadline, run.log()
+            time.sleep(0.05)
+        run.proc.send_signal(signal.SIGTERM)
+        code, err = run.finish(30)
+    finally:
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGCONT)  # a stopped child could not leave on BYE
+            except ProcessLookupError:
+                pass
+        hostile.close()
+        run.reap()
+    assert code == 130, err
+    log_text = run.log()
+    assert "Traceback" not in log_text and "Traceback" not in err
+    assert not any(line.startswith("2026-01-01") for line in log_text.splitlines())  # no forged line
+    s = run.summary()
+    assert s["bridge"]["attaches"] == 2 and s["bridge"]["detaches"] >= 1
+    sent = dict(s["bridge"]["failures_sent"])
+    assert sent.pop("not_attached") >= 1  # the hostile CONTROL, plus the thawed agent's heartbeats
+    assert sent == {"decode": 1, "schema": 2, "bad_frame": 1} and s["bridge"]["rejects"] == 1
