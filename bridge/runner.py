@@ -209,23 +209,28 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
         raise
     finally:
         stop.shutdown()  # our handler stays installed, ignoring signals, until summary.json is written
+        files: list[Path] = []
         try:
-            if agent_bridge is not None:
-                agent_bridge.close()
-            summary = emu.summary()
-            if agent_bridge is not None:
-                summary["bridge"] = agent_bridge.stats()
-            summary["interrupted"] = interrupted
-            summary["status"] = "failed" if failed is not None else "interrupted" if interrupted else "done"
-            if failed is not None:
-                summary["error"] = str(failed)
-            wall = time.monotonic() - t0
-            summary["wall_s"] = wall
-            # No report for a run that failed or never started its clock: it would look like a
-            # finished zero-length run.
-            files = emu.close() if clock_ran and failed is None else emu.close(report=False)
-            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default),
-                                                  encoding="utf-8")
+            try:
+                if agent_bridge is not None:
+                    agent_bridge.close()
+            finally:
+                summary = emu.summary()
+                if agent_bridge is not None:
+                    summary["bridge"] = agent_bridge.stats()
+                summary["interrupted"] = interrupted
+                summary["status"] = "failed" if failed is not None else "interrupted" if interrupted else "done"
+                if failed is not None:
+                    summary["error"] = str(failed)
+                wall = time.monotonic() - t0
+                summary["wall_s"] = wall
+                try:
+                    # No report for a run that failed or never started its clock: it would look
+                    # like a finished zero-length run.
+                    files = emu.close() if clock_ran and failed is None else emu.close(report=False)
+                finally:  # written even if closing traces or drawing the report fails
+                    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default),
+                                                          encoding="utf-8")
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
