@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from emulator.errors import ConfigError, RanemuError
+from emulator.errors import RanemuError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,8 @@ def _scenario_path(name: str) -> Path:
 
 
 def _number(convert: type, positive: bool):
-    """An argparse type: `convert`(text), required > 0 (`positive`) or >= 0; NaN fails both."""
+    """An argparse type: `convert`(text), required > 0 (`positive`) or >= 0, and finite (NaN fails
+    both bounds; `inf` would be a run that never ends)."""
     noun = "an integer" if convert is int else "a number"
     bound = "positive" if positive else "non-negative"
 
@@ -32,6 +33,8 @@ def _number(convert: type, positive: bool):
             raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
         if not (value > 0 if positive else value >= 0):
             raise argparse.ArgumentTypeError(f"expected a {bound} {noun.split()[-1]}, got {text!r}")
+        if value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a finite {noun.split()[-1]}, got {text!r}")
         return value
 
     return parse
@@ -55,13 +58,15 @@ def _load(path: str, args: argparse.Namespace, extra: dict[str, Any] | None = No
 
 # -- subcommands --------------------------------------------------------------------------------
 def cmd_validate(args) -> int:
+    from bridge.runner import check_scenario
     from emulator.config import load_scenario
 
     bad = 0
     for path in args.files:
         try:
             sc = load_scenario(path)
-        except ConfigError as exc:
+            check_scenario(sc, path)  # every check `run` makes before its clock starts
+        except RanemuError as exc:
             bad += 1
             print(f"error: {exc}", file=sys.stderr)
             continue
@@ -138,13 +143,15 @@ def _fmt(v) -> str:
 
 def cmd_run(args) -> int:
     from bridge.runner import run_scenario
+    from emulator.config import located
 
     extra = {}
     if args.realtime:
         extra["clock.mode"] = "realtime"
     sc = _load(args.file, args, extra)
-    result = run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
-                          progress=not args.quiet)
+    with located(args.file):  # build errors name the file, as `validate` prints them
+        result = run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
+                              progress=not args.quiet)
     _print_summary(result)
     return 130 if result.interrupted else 0
 

@@ -10,7 +10,8 @@ Minimal use (one process may serve many roles; many processes may serve one role
             c.send_control({ind.role: my_policy(ind) for ind in batch}, batch[0].step)
 
 `recv()` raises `ServerBye` when the emulation ends, `ServerGone` when the emulator stops answering
-heartbeats, and `TimeoutError` when no indication came in time. `run_agent()` wraps this loop with
+heartbeats (`SessionLost`, a ServerGone, when it answers `not_attached`: it detached us, e.g. after
+the process was frozen), and `TimeoutError` when no indication came in time. `run_agent()` wraps this loop with
 reconnection. This module never imports the emulator: agents need only numpy, pyzmq and msgpack.
 """
 from __future__ import annotations
@@ -31,6 +32,8 @@ from bridge import protocol as P
 from bridge.protocol import MsgType, ProtocolError
 
 log = logging.getLogger("ranemu.agent")
+
+_POLLIN = int(zmq.POLLIN)
 
 ENV_ENDPOINT = "RANEMU_ENDPOINT"
 ENV_ROLES = "RANEMU_ROLES"
@@ -63,6 +66,11 @@ class ServerBye(BridgeError):
 
 class ServerGone(BridgeError):
     """The emulator stopped answering (no message for heartbeat_s x liveness)."""
+
+
+class SessionLost(ServerGone):
+    """The emulator no longer holds our session (FAILURE not_attached: it detached us, e.g. while
+    this process was stopped); reconnect, resuming the session, to be served again."""
 
 
 # -- data ----------------------------------------------------------------------------------------------
@@ -99,6 +107,7 @@ class Welcome:
     max_frame_bytes: int = P.MAX_FRAME_BYTES
     seed: int | None = None  # the world's current seed, and the scenario duration (remote envs)
     duration_s: float | None = None
+    world: int | None = None  # counts the emulator's RESETs (None: an emulator that does not say)
 
 
 @dataclass
@@ -114,9 +123,12 @@ class Indication:
     terminated: bool
     truncated: bool
     info: dict[str, Any]
-    deadline: float  # time.monotonic() by which the CONTROL must arrive
+    # time.monotonic() by which the CONTROL must arrive, counted from when the INDICATION arrived
+    # (at the latest: from the last moment the SDK saw its queue empty), not from when it was read.
+    deadline: float
     kind: str = ""
     seq: int = 0
+    world: int | None = None  # the world (RESET count) this decision belongs to
 
     @property
     def point(self) -> str:
@@ -194,12 +206,19 @@ class AgentClient:
         self._heartbeat_s = 1.0
         self._liveness = 3
         self._rcvtimeo = -1
+        self._world: int | None = None  # world of the latest INDICATION (sent back in CONTROL)
+        self._empty_at = 0.0  # last monotonic time the receive queue was seen empty
+        self._arrived = 0.0  # lower bound of the arrival time of the message _recv_msg returned
+        self._inbox: deque[tuple[dict, float]] = deque()  # read ahead while looking for newer INDICATIONs
+        self.superseded = 0  # INDICATION items dropped because a newer one for the role was queued
 
     # -- connection -------------------------------------------------------------------------------
     def _open(self) -> None:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, P.HARD_FRAME_BYTES)
+        if self.endpoint.startswith("tcp://["):
+            sock.setsockopt(zmq.IPV6, 1)  # tcp://[::1]:PORT: ZeroMQ sockets are IPv4-only by default
         if self.curve:
             server, cpub, csec = _curve_keys(self.curve)
             sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = server, cpub, csec
@@ -227,8 +246,9 @@ class AgentClient:
                                 msg["clock"], float(msg["deadline_ms"]), float(msg["heartbeat_s"]),
                                 int(msg["liveness"]), msg.get("fallback", "hold"),
                                 float(msg.get("realtime_factor", 1.0)), int(msg.get("max_frame_bytes", 0)),
-                                msg.get("seed"), msg.get("duration_s"))
+                                msg.get("seed"), msg.get("duration_s"), msg.get("world"))
                     self.welcome, self.session = w, w.session
+                    self._world = w.world
                     self._heartbeat_s, self._liveness = w.heartbeat_s, w.liveness
                     self._start_heartbeats()
                     return w
@@ -261,6 +281,7 @@ class AgentClient:
             self._ctx.term()
 
     def _drop_socket(self, linger_ms: int = 0) -> None:
+        self._inbox.clear()
         if self._sock is not None:
             self._sock.close(linger=linger_ms)
             self._sock = None
@@ -284,12 +305,19 @@ class AgentClient:
         deadline = time.monotonic() + wait
         with self._lock:
             while True:
-                msg = self._recv_msg(deadline)
-                if msg is None:
-                    raise TimeoutError(f"no indication within {wait:g} s")
+                if self._inbox:
+                    msg, arrived = self._inbox.popleft()
+                else:
+                    msg = self._recv_msg(deadline)
+                    if msg is None:
+                        raise TimeoutError(f"no indication within {wait:g} s")
+                    arrived = self._arrived
                 t = msg["type"]
                 if t == "INDICATION":
-                    return self._indications(msg)
+                    msg = self._unless_superseded(msg)
+                    if msg is not None:
+                        return self._indications(msg, arrived)
+                    continue
                 if t == "ACK":
                     if msg.get("of") == "RESET":
                         self.last_reset_ack = True
@@ -299,29 +327,80 @@ class AgentClient:
                     f = Failure(msg["code"], msg["message"], msg.get("role"), msg.get("step"))
                     self.failures.append(f)
                     log.warning("emulator refused: %s: %s", f.code, f.message)
+                    if f.code == "not_attached":
+                        # It detached us (silent too long, e.g. this process was stopped): our
+                        # heartbeats are not enough, only a new HELLO (resuming) serves the roles again.
+                        self.welcome = None
+                        raise SessionLost(f"the emulator at {self.endpoint} no longer holds our session "
+                                          f"({f.message})")
                 elif t == "BYE":
                     self.welcome = None
                     raise ServerBye(msg.get("reason", ""))
 
-    def _indications(self, msg: dict) -> list[Indication]:
-        t_recv = time.monotonic()
+    def _unless_superseded(self, msg: dict) -> dict | None:
+        """`msg` without the items for roles that a newer INDICATION already queued behind it covers
+        (their decision is over: the emulator has moved on); None when no item is left."""
+        sock = self._sock
+        n = 0
+        while sock is not None and sock.get(zmq.EVENTS) & _POLLIN and n < 1000:  # read ahead, no wait
+            frame = sock.recv(zmq.NOBLOCK)
+            self._last_recv = time.monotonic()
+            n += 1
+            try:
+                queued = P.decode(frame, P.HARD_FRAME_BYTES)
+                P.check_server_message(queued)
+            except ProtocolError as exc:
+                log.warning("ignored a malformed message from the emulator: %s", exc)
+                continue
+            if queued["type"] != "HEARTBEAT":
+                self._inbox.append((queued, self._empty_at))
+        if not self._inbox:
+            return msg
+        newer = {it.get("role") for m, _ in self._inbox if m["type"] == "INDICATION"
+                 for it in m["items"] if type(it) is dict}
+        if not newer:
+            return msg
+        items = [it for it in msg["items"] if it.get("role") not in newer]
+        dropped = len(msg["items"]) - len(items)
+        if dropped:
+            self.superseded += dropped
+            log.info("dropped %d indication item(s) superseded by a newer one already queued", dropped)
+        if not items:
+            return None
+        return {**msg, "items": items}
+
+    def _indications(self, msg: dict, arrived: float | None = None) -> list[Indication]:
+        t_recv = time.monotonic() if arrived is None else arrived
         deadline = t_recv + float(msg["deadline_ms"]) * 1e-3
         roles = self.welcome.roles if self.welcome else {}
+        world = msg.get("world")
+        self._world = world
         out = []
         for it in msg["items"]:
             spec = roles.get(it["role"])
             out.append(Indication(it["role"], int(it["step"]), float(it["time"]), it["observation"],
                                   it["reward"], bool(it["terminated"]), bool(it["truncated"]), it["info"],
-                                  deadline, spec.kind if spec else "", int(msg["seq"])))
+                                  deadline, spec.kind if spec else "", int(msg["seq"]), world))
         return out
 
-    def send_control(self, role_or_actions: str | Mapping[str, Any], step: int, action: Any = None) -> None:
-        """CONTROL for one role (`send_control(role, step, action)`) or many (`send_control({role: action}, step)`)."""
+    def send_control(self, role_or_actions: str | Mapping[str, Any], step: int, action: Any = None,
+                     world: int | None = None) -> None:
+        """CONTROL for one role (`send_control(role, step, action)`) or many (`send_control({role: action}, step)`).
+
+        `world`: the world (RESET count) of the decision answered; default: that of the latest
+        INDICATION received, so an answer computed before a RESET was seen is refused (stale)
+        rather than applied to the fresh world's step of the same number.
+        """
         if isinstance(role_or_actions, str):
             actions = {role_or_actions: action}
         else:
             actions = role_or_actions if type(role_or_actions) is dict else dict(role_or_actions)
-        frame = P.pack(MsgType.CONTROL, step=int(step), actions=actions)  # encoded before taking the lock
+        if world is None:
+            world = self._world
+        if world is None:  # an emulator that does not number its worlds: CONTROL without the field
+            frame = P.pack(MsgType.CONTROL, step=int(step), actions=actions)  # encoded before taking the lock
+        else:
+            frame = P.pack(MsgType.CONTROL, step=int(step), actions=actions, world=int(world))
         with self._lock:
             self._send_frame(frame)
 
@@ -364,12 +443,15 @@ class AgentClient:
             if ms != self._rcvtimeo:
                 sock.setsockopt(zmq.RCVTIMEO, ms)  # a bounded blocking recv: cheaper than poll + recv
                 self._rcvtimeo = ms
+            if not sock.get(zmq.EVENTS) & _POLLIN:
+                self._empty_at = now  # what we read next arrived after this moment
             try:
                 frame = sock.recv()
             except zmq.Again:
                 frame = None
             if frame is not None:
                 self._last_recv = time.monotonic()
+                self._arrived = self._empty_at
                 try:
                     msg = P.decode(frame, P.HARD_FRAME_BYTES)
                     P.check_server_message(msg)
@@ -472,7 +554,7 @@ def run_agent(endpoint: str, roles: Iterable[str], policy_fn: Callable[[Indicati
             for ind in batch:
                 by_step.setdefault(ind.step, {})[ind.role] = policy_fn(ind)
             for step, actions in by_step.items():
-                client.send_control(actions, step)
+                client.send_control(actions, step, world=batch[0].world)
             decisions += len(batch)
     finally:
         client.close("agent finished")

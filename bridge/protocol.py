@@ -243,7 +243,13 @@ def _is_num(x: Any) -> bool:
 
 
 def _name(x: Any) -> bool:
-    return isinstance(x, str) and 0 < len(x) <= MAX_NAME_CHARS
+    # Printable only: names and roles end up in logs, where a newline or an ANSI escape from a
+    # peer would forge lines or rewrite the terminal.
+    return isinstance(x, str) and 0 < len(x) <= MAX_NAME_CHARS and x.isprintable()
+
+
+def _token(x: Any) -> bool:
+    return isinstance(x, str) and len(x) <= 64 and x.isascii() and x.isprintable()
 
 
 def _opt(check):
@@ -272,9 +278,10 @@ def _actions(x: Any) -> bool:
 AGENT_MESSAGES: dict[str, dict[str, tuple]] = {
     "HELLO": {"name": (_name, True), "roles": (_role_list, True),
               "pid": (_opt(lambda x: _is_int(x) and 0 <= x < 2**32), False),
-              "resume": (_opt(lambda x: isinstance(x, str) and len(x) <= 64), False),
+              "resume": (_opt(_token), False),
               "ack": (_opt(lambda x: x in ("all", "failures")), False)},
-    "CONTROL": {"step": (lambda x: _is_int(x) and 0 <= x < 2**63, True), "actions": (_actions, True)},
+    "CONTROL": {"step": (lambda x: _is_int(x) and 0 <= x < 2**63, True), "actions": (_actions, True),
+                "world": (_opt(lambda x: _is_int(x) and 0 <= x < 2**63), False)},
     "HEARTBEAT": {},
     "RESET": {"seed": (_opt(lambda x: _is_int(x) and 0 <= x < 2**63), False)},
     "BYE": {"reason": (_opt(lambda x: isinstance(x, str) and len(x) <= 1024), False)},

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.config import Scenario
+from emulator.config import Scenario, located
 from emulator.emulation import Emulation, make_run_dir
+from emulator.errors import ConfigError, RanemuError
 
 log = logging.getLogger("ranemu")
 
@@ -26,29 +27,72 @@ class RunResult:
 
 
 class _StopRequested(KeyboardInterrupt):
-    """Ctrl-C / SIGTERM arrived: raised between chunks of simulated time, never inside a model step."""
+    """Ctrl-C / SIGTERM arrived: raised between two events of the clock, never inside a model step."""
+
+
+# After the first signal, a run that has not reached an event boundary within this many wall
+# seconds (one event stuck: a lockstep wait on a long deadline, a huge kernel) is stopped where it is.
+STOP_GRACE_S = 3.0
 
 
 class _StopFlag:
-    """First SIGINT/SIGTERM: ask the run to stop at the next chunk boundary (traces stay whole).
-    A second one: stop at once."""
+    """SIGINT/SIGTERM handler of one run.
+
+    First signal: stop at the next boundary between two events of the clock (an event is scheduled
+    that raises; traces stay whole), or where the run is after STOP_GRACE_S (a SIGALRM watchdog),
+    or at once while waiting for agents. A second one while running: stop at once. During
+    shutdown (closing traces, writing summary.json and reports) further signals are logged and
+    ignored, so the run folder is always completed; shutdown itself is bounded.
+    """
 
     def __init__(self):
         self.requested = False
+        self.shutting_down = False
+        self.env = None  # the clock to stop at its next event (set once the emulation exists)
+        self._alarm_prev = None
 
     def __call__(self, signum, frame):
+        if self.shutting_down:
+            log.warning("signal %d during shutdown: finishing the run folder first", signum)
+            return
         if self.requested:
             raise KeyboardInterrupt()
         self.requested = True
-        log.warning("signal %d: stopping at the next chunk boundary (again to stop at once)", signum)
+        log.warning("signal %d: stopping at the next event boundary (again to stop at once)", signum)
+        env = self.env
+        if env is not None:
+            ev = env.event()
+            ev.callbacks.append(_raise_stop)
+            ev.succeed()  # runs after the events already due now; never inside one
+        if hasattr(signal, "setitimer"):
+            self._alarm_prev = signal.signal(signal.SIGALRM, self._watchdog)
+            signal.setitimer(signal.ITIMER_REAL, STOP_GRACE_S)
+
+    def _watchdog(self, signum, frame):
+        if self.shutting_down:
+            return
+        log.warning("no event boundary within %g s of the stop signal: stopping where the run is", STOP_GRACE_S)
+        raise _StopRequested()
 
     def check(self) -> None:
         if self.requested:
             raise _StopRequested()
 
+    def shutdown(self) -> None:
+        """From here on signals are ignored (the watchdog too) until `restore`."""
+        self.shutting_down = True
+        if hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if self._alarm_prev is not None:
+                signal.signal(signal.SIGALRM, self._alarm_prev)
+                self._alarm_prev = None
 
-# Simulated seconds between stop checks / progress updates: short enough that Ctrl-C answers
-# within tens of milliseconds of wall time on the 12-cell scenario.
+
+def _raise_stop(event) -> None:
+    raise _StopRequested()
+
+
+# Simulated seconds between progress updates (and stop checks, besides the event-level one).
 CHUNK_S = 0.5
 
 
@@ -56,34 +100,92 @@ def needs_bridge(scenario: Scenario, wait_agents: int) -> bool:
     return bool(scenario.agents.processes) or wait_agents > 0 or scenario.agents.wait_agents > 0
 
 
+def check_agents(emu: Emulation, scenario: Scenario) -> None:
+    """Agent settings a run would trip over only once started: roles of the agent processes that are
+    not control points of this world, CURVE key files that cannot be read. ConfigError naming the field."""
+    points = emu.control_points
+    for i, proc in enumerate(scenario.agents.processes):
+        for j, role in enumerate(proc.roles):
+            if role not in points:
+                known = ", ".join(sorted(points)[:6]) + (" ..." if len(points) > 6 else "")
+                raise ConfigError(f"scenario {scenario.name!r}", f"agents.processes[{i}].roles[{j}]",
+                                  f"no control point {role!r} in this scenario (known: {known})")
+    curve = scenario.agents.curve
+    if curve is not None:
+        from bridge.keys import authorized_keys, load_secret
+
+        for field_name, load in (("server_secret_key", load_secret), ("authorized_keys", authorized_keys)):
+            try:
+                load(getattr(curve, field_name))
+            except (OSError, ValueError, RanemuError) as exc:
+                raise ConfigError(f"scenario {scenario.name!r}", f"agents.curve.{field_name}", str(exc)) from None
+
+
+def check_scenario(scenario: Scenario, source: str) -> None:
+    """Every check `run` makes before its clock starts, without simulating (what `ranemu validate`
+    runs): build the world (topology, radio, subsystems, control points, policies), check the
+    agent settings, close it. Errors are ConfigError naming `source`."""
+    with located(source):
+        if scenario.ran is None and scenario.mec is None:
+            raise ConfigError(source, "", "has neither a `ran` nor a `mec` section: nothing to emulate")
+        emu = Emulation(scenario, None)
+        try:
+            check_agents(emu, scenario)
+        finally:
+            emu.close(report=False)
+
+
 def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: float | None = None,
                  wait_agents: int = 0, progress: bool = True) -> RunResult:
-    """Run one scenario into a new run folder; Ctrl-C / SIGTERM stop cleanly with traces closed."""
+    """Run one scenario into a new run folder; Ctrl-C / SIGTERM stop cleanly with traces closed.
+
+    A start that is refused before the clock runs (world or bridge cannot be built, endpoint cannot
+    be bound) leaves no run folder; agents that do not attach in time leave one whose summary.json
+    says `status: failed` (the agents' logs are in it), without a report. summary.json always has
+    `status`: done, interrupted or failed.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     run_dir = make_run_dir(scenario, out_base)
     horizon = scenario.duration if until is None else float(until)
+    agent_bridge = None
     try:
         emu = Emulation(scenario, run_dir)
+        try:
+            check_agents(emu, scenario)
+            if needs_bridge(scenario, wait_agents):
+                from bridge.server import AgentBridge
+
+                agent_bridge = AgentBridge(emu, scenario.agents, run_dir)
+                agent_bridge.start()
+        except BaseException:
+            if agent_bridge is not None:
+                agent_bridge.close()
+            emu.close(report=False)
+            raise
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no half-made run folder
         raise
-    agent_bridge = None
     interrupted = False
+    clock_ran = False
+    failed: BaseException | None = None
     stop = _StopFlag()
+    stop.env = emu.env
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     chunk = min(CHUNK_S, horizon / 200.0)  # the horizon is positive: validated duration, or --until > 0
     t0 = time.monotonic()
     try:
-        if needs_bridge(scenario, wait_agents):
-            from bridge.server import AgentBridge
-
-            agent_bridge = AgentBridge(emu, scenario.agents, run_dir)
-            agent_bridge.start()
-            n = max(wait_agents, scenario.agents.wait_agents)
-            if n:
-                agent_bridge.wait_for_agents(n, scenario.agents.wait_timeout_s)
+        n = max(wait_agents, scenario.agents.wait_agents)
+        if agent_bridge is not None and n:
+            agent_bridge.wait_for_agents(n, scenario.agents.wait_timeout_s, should_stop=lambda: stop.requested)
+            stop.check()
         log.info("run %s: horizon %.3f s, clock %s", scenario.name, horizon, scenario.clock.mode)
+        clock_ran = True
+
+        def tick(now: float) -> None:
+            stop.env = emu.env  # a RESET builds a new clock
+            stop.check()
+
         if progress:
             columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                        TextColumn("{task.completed:.1f}/{task.total:.1f} sim s"), TimeElapsedColumn(),
@@ -91,29 +193,47 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
             with Progress(*columns, transient=True) as bar:
                 task = bar.add_task(scenario.name, total=horizon)
 
-                def tick(now: float) -> None:
+                def bar_tick(now: float) -> None:
                     bar.update(task, completed=now)
-                    stop.check()
+                    tick(now)
 
-                emu.run(horizon, progress=tick, chunk=chunk)
+                emu.run(horizon, progress=bar_tick, chunk=chunk)
         else:
-            emu.run(horizon, progress=lambda now: stop.check(), chunk=chunk)
+            emu.run(horizon, progress=tick, chunk=chunk)
     except KeyboardInterrupt:
         interrupted = True
         log.warning("interrupted at simulated t=%.3f s; closing traces", emu.env.now)
+    except Exception as exc:  # e.g. agents that did not attach in time: the folder says so
+        failed = exc
+        log.error("run failed: %s", exc)
+        raise
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if agent_bridge is not None:
-            agent_bridge.close()
-        summary = emu.summary()
-        if agent_bridge is not None:
-            summary["bridge"] = agent_bridge.stats()
-        summary["interrupted"] = interrupted
-        wall = time.monotonic() - t0
-        summary["wall_s"] = wall
-        files = emu.close()
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
+        stop.shutdown()  # our handler stays installed, ignoring signals, until summary.json is written
+        files: list[Path] = []
+        try:
+            try:
+                if agent_bridge is not None:
+                    agent_bridge.close()
+            finally:
+                summary = emu.summary()
+                if agent_bridge is not None:
+                    summary["bridge"] = agent_bridge.stats()
+                summary["interrupted"] = interrupted
+                summary["status"] = "failed" if failed is not None else "interrupted" if interrupted else "done"
+                if failed is not None:
+                    summary["error"] = str(failed)
+                wall = time.monotonic() - t0
+                summary["wall_s"] = wall
+                try:
+                    # No report for a run that failed or never started its clock: it would look
+                    # like a finished zero-length run.
+                    files = emu.close() if clock_ran and failed is None else emu.close(report=False)
+                finally:  # written even if closing traces or drawing the report fails
+                    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default),
+                                                          encoding="utf-8")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return RunResult(run_dir, summary, files, interrupted, wall)
 
 

@@ -7,7 +7,6 @@ fall back at their deadline. Points no agent serves use the in-process policies.
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import secrets
@@ -17,7 +16,7 @@ from array import array
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import zmq
@@ -25,7 +24,7 @@ import zmq
 from bridge import protocol as P
 from bridge.protocol import Code, MsgType, ProtocolError
 from bridge.supervisor import Supervisor
-from emulator.config import AgentsConfig
+from emulator.config import AgentsConfig, endpoint_is_local
 from emulator.control import Indication
 from emulator.emulation import DEFERRED, Emulation, PolicyDecider, ResetRequested
 from emulator.errors import ActionError, RanemuError
@@ -45,21 +44,18 @@ _RTT_SAMPLES = 1 << 16  # ring buffer of recent round-trip samples (bounded memo
 
 
 def is_local_endpoint(endpoint: str) -> bool:
-    """True for ipc://, inproc:// and tcp:// on a loopback address (127.0.0.0/8, ::1, localhost, lo)."""
-    scheme, sep, rest = endpoint.partition("://")
-    if not sep:
-        raise RanemuError(f"endpoint {endpoint!r} must look like tcp://127.0.0.1:5555 or ipc:///path")
-    if scheme in ("ipc", "inproc"):
-        return True
-    if scheme != "tcp":
-        raise RanemuError(f"endpoint {endpoint!r}: transport {scheme!r} not supported (tcp, ipc)")
-    host = rest.rsplit(":", 1)[0].strip("[]")
-    if host in ("localhost", "lo"):
-        return True
+    """True for ipc://, inproc:// and tcp:// on a loopback address (127.0.0.0/8, [::1], localhost, lo);
+    RanemuError for a malformed endpoint."""
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # '*', an interface name or a host name: not provably loopback
+        return endpoint_is_local(endpoint)
+    except ValueError as exc:
+        raise RanemuError(str(exc)) from None
+
+
+def wants_ipv6(endpoint: str) -> bool:
+    """A tcp endpoint on a bracketed IPv6 address: ZeroMQ sockets need the IPV6 option for it."""
+    scheme, _, rest = endpoint.partition("://")
+    return scheme == "tcp" and rest.startswith("[")
 
 
 class _Ring:
@@ -167,6 +163,10 @@ class AgentBridge:
         self._rt_env = None
         self._exited_pids: deque[int] = deque()
         self._reset_request: tuple[int | None] | None = None
+        # Which world the decisions belong to: counts RESETs. INDICATIONs carry it and a CONTROL that
+        # names an earlier world is refused (steps restart at 0 in a fresh world, so a late answer
+        # to the old world's step 0 would otherwise pass for the new world's).
+        self._world = 0
         self._seq = 0
         self._points: dict[str, _PointStats] = defaultdict(_PointStats)
         self._counters = _Counters()
@@ -247,11 +247,19 @@ class AgentBridge:
         return self
 
     def _bind(self, sock: zmq.Socket, endpoint: str) -> str:
+        is_local_endpoint(endpoint)  # a malformed endpoint: one clear line, before ZeroMQ's own
+        if wants_ipv6(endpoint):
+            sock.setsockopt(zmq.IPV6, 1)  # off by default: an IPv6 address would not bind at all
         try:
             sock.bind(endpoint)
         except zmq.ZMQError as exc:
-            raise RanemuError(f"cannot bind {endpoint}: {exc} (is another run using it? "
-                              "set agents.endpoint / agents.pub_endpoint)") from None
+            if exc.errno == zmq.EADDRINUSE:
+                hint = "is another run using it? set agents.endpoint / agents.pub_endpoint"
+            elif exc.errno == zmq.EADDRNOTAVAIL:
+                hint = "no interface of this host has that address"
+            else:
+                hint = "check agents.endpoint / agents.pub_endpoint"
+            raise RanemuError(f"cannot bind {endpoint}: {exc} ({hint})") from None
         return sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def callback(self, domain: str, key: bytes) -> bool:
@@ -261,17 +269,20 @@ class AgentBridge:
             log.warning("refused a CURVE client with an unknown key %s", key.decode(errors="replace"))
         return ok
 
-    def wait_for_agents(self, n: int, timeout_s: float) -> None:
-        """Block until `n` agents are attached, or raise RanemuError saying who is missing."""
+    def wait_for_agents(self, n: int, timeout_s: float, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Block until `n` agents are attached (True), `should_stop()` turns true (False: checked
+        every 20 ms, e.g. a signal arrived), or raise RanemuError saying who is missing."""
         if not self.started:
             raise RuntimeError("start() the bridge before waiting for agents")
         deadline = time.monotonic() + timeout_s
         while True:
+            if should_stop is not None and should_stop():
+                return False
             with self._lock:
                 self._serve(0.02)
                 have = len(self._sessions)
                 if have >= n:
-                    return
+                    return True
                 gone = self._supervisor is not None and self._supervisor.all_given_up()
             if gone or time.monotonic() >= deadline:
                 raise RanemuError(self._wait_message(n, timeout_s, gone))
@@ -383,7 +394,7 @@ class AgentBridge:
                           "reward": float(i.reward), "terminated": bool(i.terminated),
                           "truncated": bool(i.truncated), "info": i.info} for i in inds]
                 frames.append((sess, P.pack(MsgType.INDICATION, seq=self._seq, deadline_ms=deadline_s * 1e3,
-                                            items=items)))
+                                            world=self._world, items=items)))
             sent = time.monotonic()
             for sess, inds in by_session.items():
                 for i in inds:
@@ -436,6 +447,7 @@ class AgentBridge:
             self._indicated.clear()
             self._rt_inbox.clear()
             self._counters.resets += 1
+            self._world += 1
             raise ResetRequested(seed)
 
     # -- real time ------------------------------------------------------------------------------
@@ -582,7 +594,7 @@ class AgentBridge:
                 if sess is None:
                     self._fail(identity, Code.NOT_ATTACHED, "BYE without a session")
                 else:
-                    self._detach(sess, f"said BYE ({msg.get('reason') or 'no reason'})")
+                    self._detach(sess, f"said BYE ({msg.get('reason') or 'no reason'!r})")
         except Exception as exc:  # a bug must not take the emulation down with one bad message
             log.exception("error handling %s from %r", kind, identity)
             self._fail(identity, Code.SCHEMA, f"could not handle {kind}: {type(exc).__name__}")
@@ -592,10 +604,13 @@ class AgentBridge:
             self._reject(identity, Code.ALREADY_ATTACHED, "this connection already has a session; send BYE first")
             return
         token = msg.get("resume")
+        resumed = None
         if token:
-            for old in list(self._sessions.values()):
-                if secrets.compare_digest(old.token, token):
-                    self._detach(old, "resumed on a new connection", quiet=True)
+            wanted = token.encode()
+            for old in self._sessions.values():
+                if secrets.compare_digest(old.token.encode(), wanted):
+                    resumed = old
+                    break
         roles: list[str] = msg["roles"]
         points = self.emu.control_points
         unknown = [r for r in roles if r not in points]
@@ -606,11 +621,13 @@ class AgentBridge:
         if len(set(roles)) != len(roles):
             self._reject(identity, Code.DUPLICATE_ROLE, "a role appears twice in HELLO")
             return
-        taken = [(r, self._owner[r]) for r in roles if r in self._owner]
+        taken = [(r, self._owner[r]) for r in roles if r in self._owner and self._owner[r] is not resumed]
         if taken:
             r, s = taken[0]
             self._reject(identity, Code.DUPLICATE_ROLE, f"{r} is already served by agent {s.name!r}")
             return
+        if resumed is not None:  # only an accepted HELLO replaces the session it resumes
+            self._detach(resumed, "resumed on a new connection", quiet=True)
         # A resumed session keeps its token, so the agent can resume again after another outage.
         sess = _Session(identity, msg["name"], list(roles), msg.get("pid"), token or secrets.token_hex(16),
                         msg.get("ack", "all") == "all", now, now, now)
@@ -630,7 +647,7 @@ class AgentBridge:
             MsgType.WELCOME, session=sess.token, roles=described,
             clock="realtime" if emu.realtime else "fast", realtime_factor=emu.scenario.clock.realtime_factor,
             deadline_ms=deadline_ms, heartbeat_s=self.cfg.heartbeat_s, liveness=self.cfg.liveness,
-            fallback=emu.fallback_mode, max_frame_bytes=self.max_frame_bytes,
+            fallback=emu.fallback_mode, max_frame_bytes=self.max_frame_bytes, world=self._world,
             seed=int(emu.scenario.seed), duration_s=float(emu.scenario.duration),  # remote envs' seeds and horizon
         ), sess)
         log.info("agent %s attached (pid %s): %s", sess.name, sess.pid, ", ".join(roles))
@@ -641,14 +658,26 @@ class AgentBridge:
             self._fail(identity, Code.NOT_ATTACHED, "CONTROL before HELLO (or after the session was detached)")
             return
         step = int(msg["step"])
+        world = msg.get("world")
+        if world is not None and world != self._world:
+            self._fail(identity, Code.STALE, f"step {step} of world {world} is over: a RESET started world "
+                                             f"{self._world}", None, step, sess)
+            return
+        actions = msg["actions"]
+        points, owner = emu.control_points, self._owner
+        for role in actions:
+            # A refused message changes nothing and gets one reply: a CONTROL naming any role that
+            # is unknown or not this session's is refused whole, with one FAILURE for the frame.
+            if owner.get(role) is not sess:
+                bad = [r for r in actions if owner.get(r) is not sess]
+                code, what = ((Code.UNKNOWN_ROLE, "no control point") if role not in points
+                              else (Code.NOT_OWNER, "not one of this session's roles:"))
+                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+                self._fail(identity, code, f"{what} {role!r}{more}; nothing in this CONTROL was applied",
+                           role, step, sess)
+                return
         acked: list[str] = []
-        for role, action in msg["actions"].items():
-            if role not in emu.control_points:
-                self._fail(identity, Code.UNKNOWN_ROLE, f"no control point {role!r}", role, step, sess)
-                continue
-            if self._owner.get(role) is not sess:
-                self._fail(identity, Code.NOT_OWNER, f"{role} is not one of this session's roles", role, step, sess)
-                continue
+        for role, action in actions.items():
             aw = self._await.get(role)
             if aw is None or aw.step != step:
                 self._late_or_unknown(identity, sess, role, step, aw)

@@ -2,26 +2,32 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
+import reprlib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from emulator.errors import ConfigError
+from emulator.errors import ConfigError, RanemuError
 from emulator.mec.config import MecConfig, expand_num_servers
 from emulator.radio.config import RadioConfig
 from emulator.ran.config import RanConfig
+from emulator.yamlload import MAX_BYTES, YamlLimitError, load_yaml
 from topology.config import TopologyConfig
 from topology.model import StrictModel
 
 
 class ClockConfig(StrictModel):
     mode: Literal["fast", "realtime"] = "fast"
-    # Simulated seconds per wall-clock second in real-time mode (1.0 = wall clock).
-    realtime_factor: float = Field(1.0, gt=0, le=1000)
-    # LTE: 1 ms TTI (TS 36.211).
-    tti_ms: float = Field(1.0, gt=0, le=1000)
+    # Simulated seconds per wall-clock second in real-time mode (1.0 = wall clock). Below 1e-3 a
+    # second of simulated time would take over 16 minutes of wall time.
+    realtime_factor: float = Field(1.0, ge=1e-3, le=1000)
+    # LTE: 1 ms TTI (TS 36.211). Lower bound: the shortest NR slot, 1/64 ms at 960 kHz subcarrier
+    # spacing (TS 38.211 Table 4.3.2-1); a smaller one (1e-300) would leave the clock standing still.
+    tti_ms: float = Field(1.0, ge=1 / 64, le=1000)
 
 
 class OutputConfig(StrictModel):
@@ -30,6 +36,44 @@ class OutputConfig(StrictModel):
     report: bool = True
     # Rows buffered per trace table before a Parquet row group is written.
     flush_rows: int = Field(4096, ge=1)
+
+
+def endpoint_host(endpoint: str) -> tuple[str, str]:
+    """(transport, host) of a ZeroMQ endpoint we bind: `tcp://HOST:PORT`, `ipc://PATH`,
+    `inproc://NAME`; raises ValueError saying what is malformed. HOST may be `[IPv6]`."""
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep or not rest:
+        raise ValueError(f"endpoint {endpoint!r} must look like tcp://127.0.0.1:5555 or ipc:///path")
+    if scheme in ("ipc", "inproc"):
+        return scheme, ""
+    if scheme != "tcp":
+        raise ValueError(f"endpoint {endpoint!r}: transport {scheme!r} not supported (tcp, ipc)")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not (port == "*" or (port.isdigit() and 0 < int(port) < 65536)):
+        raise ValueError(f"endpoint {endpoint!r} must end with :PORT (1-65535) or :*")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"endpoint {endpoint!r}: unbalanced brackets around the IPv6 address")
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"endpoint {endpoint!r}: {host!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ValueError(f"endpoint {endpoint!r}: write an IPv6 address in brackets, tcp://[{host}]:{port}")
+    return scheme, host
+
+
+def endpoint_is_local(endpoint: str) -> bool:
+    """True for ipc://, inproc:// and tcp:// on a loopback address (127.0.0.0/8, [::1], localhost, lo);
+    raises ValueError for a malformed endpoint."""
+    scheme, host = endpoint_host(endpoint)
+    if scheme != "tcp" or host in ("localhost", "lo"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # '*', an interface name or a host name: not provably loopback
 
 
 class AgentProcessConfig(StrictModel):
@@ -58,18 +102,39 @@ class AgentsConfig(StrictModel):
     pub_endpoint: str | None = "tcp://127.0.0.1:5556"
     deadline_ms: float = Field(1000.0, gt=0, description="wall-clock wait for an answer in lockstep mode")
     fallback: Literal["hold", "default"] = "hold"
-    heartbeat_s: float = Field(1.0, gt=0)
+    heartbeat_s: float = Field(1.0, ge=0.01, le=3600, description="below 10 ms heartbeats would busy-loop")
     liveness: int = Field(3, ge=1, description="missed heartbeats before an agent counts as gone")
     wait_agents: int = Field(0, ge=0)
     wait_timeout_s: float = Field(30.0, gt=0)
     curve: CurveConfig | None = None
+
+    @field_validator("endpoint", "pub_endpoint")
+    @classmethod
+    def _endpoint(cls, v):
+        if v is not None:
+            endpoint_host(v)
+        return v
+
+    @model_validator(mode="after")
+    def _bind_safety(self):
+        # Checked here (not only when the bridge binds) so `validate` refuses it and `run` refuses
+        # it before making a run folder.
+        if self.curve is None:
+            for ep in (self.endpoint, self.pub_endpoint):
+                if ep is not None and not endpoint_is_local(ep):
+                    raise ValueError(
+                        f"refusing to bind {ep}: it is not loopback or ipc, and agents.curve is not set "
+                        "(make keys with `ranemu keys DIR`, or bind tcp://127.0.0.1:PORT / ipc://PATH)")
+        return self
 
 
 class Scenario(StrictModel):
     name: str = Field("scenario", pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     seed: int = Field(1, ge=0, le=2**63 - 1)
-    duration: float = Field(10.0, gt=0, description="simulated seconds")
+    # Upper bound: at 1e9 s (31 years) float64 still resolves simulated time to ~1e-7 s, far below
+    # the shortest TTI; much later `t + TTI == t` and the clock would stand still.
+    duration: float = Field(10.0, gt=0, le=1e9, description="simulated seconds")
     episode_steps: int | None = Field(None, ge=1, description="decision steps per episode; none = one episode")
     clock: ClockConfig = Field(default_factory=ClockConfig)
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
@@ -87,22 +152,76 @@ class Scenario(StrictModel):
         return expand_num_servers(data)
 
 
+# Union-member tags pydantic puts into an error's location ("float", "list[float]", the `kind` of a
+# discriminated union): not part of the file's path.
+_TYPE_TAGS = {"float", "int", "str", "bool", "none", "list", "dict", "tuple"}
+_kind_tags: set[str] | None = None
+
+
+def _discriminator_tags() -> set[str]:
+    """Every value of a `kind` field in the scenario's models (sections added later included)."""
+    global _kind_tags
+    if _kind_tags is None:
+        tags: set[str] = set()
+        seen: set[type] = set()
+
+        def walk(tp) -> None:
+            if isinstance(tp, type) and issubclass(tp, StrictModel):
+                if tp in seen:
+                    return
+                seen.add(tp)
+                for name, f in tp.model_fields.items():
+                    if name == "kind":
+                        tags.update(a for a in get_args(f.annotation) if isinstance(a, str))
+                    walk(f.annotation)
+            for arg in get_args(tp):
+                walk(arg)
+
+        walk(Scenario)
+        _kind_tags = tags
+    return _kind_tags
+
+
+def _is_tag(part) -> bool:
+    s = str(part)
+    return (s in _TYPE_TAGS or "[" in s or s.startswith(("function-", "tagged-union"))
+            or s in _discriminator_tags())
+
+
 def _loc_to_path(loc: tuple) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("hex", "explicit") or str(part).startswith(("function-", "tagged-union")):
+        elif _is_tag(part):
             continue  # discriminator tags pydantic adds to the location; not part of the file's path
         else:
             out += ("." if out else "") + str(part)
     return out
 
 
+# Bounded repr for error messages: a value may be a huge (or alias-shared) tree, and a plain repr
+# would walk all of it. reprlib stops after a few items per level and a few levels.
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxdict, _repr.maxlist, _repr.maxtuple = 2, 4, 4, 4
+_repr.maxstring, _repr.maxother, _repr.maxlong = 60, 60, 40
+
+
+def _short_repr(value: Any) -> str:
+    return _repr.repr(value)
+
+
 def format_validation_error(source: str, err: ValidationError) -> ConfigError:
     """Turn the first pydantic error into a one-line ConfigError naming file, field path and expectation."""
-    first = err.errors(include_url=False)[0]
+    errors = err.errors(include_url=False)
+    first = errors[0]
     path = _loc_to_path(tuple(first.get("loc", ())))
+    # A union field reports one error per member type (`float | list[float]`: "not a number" and,
+    # for the list, "[0]: not finite"); the deepest one under the same field says what is wrong.
+    for e in errors[1:]:
+        p = _loc_to_path(tuple(e.get("loc", ())))
+        if p.startswith(path) and len(e.get("loc", ())) > len(first.get("loc", ())) and p != path:
+            first, path = e, p
     kind = first.get("type", "")
     msg = first.get("msg", "invalid value")
     if kind == "extra_forbidden":
@@ -110,15 +229,32 @@ def format_validation_error(source: str, err: ValidationError) -> ConfigError:
     elif kind == "missing":
         msg = "required field is missing"
     msg = msg.removeprefix("Value error, ")
-    if "input" in first and kind not in ("missing", "extra_forbidden", "model_type", "dict_type"):
-        shown = repr(first["input"])
+    # A whole section as "input" (a model validator's refusal) would only repeat the file.
+    if "input" in first and kind not in ("missing", "extra_forbidden", "model_type", "dict_type") \
+            and not isinstance(first["input"], dict):
+        shown = _short_repr(first["input"])
         if len(shown) > 60:
             shown = shown[:57] + "..."
         msg += f" (got {shown})"
-    more = len(err.errors()) - 1
+    more = err.error_count() - 1
     if more > 0:
         msg += f" [+{more} more error{'s' if more > 1 else ''}]"
     return ConfigError(source, path, msg)
+
+
+@contextmanager
+def located(source: str):
+    """Errors raised while building a world from a scenario name the scenario by its name
+    (`scenario 'x'`); inside this block they name `source` (the file) instead, so `validate` and
+    `run` print the same located line."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.source.startswith("scenario ") and exc.source != source:
+            raise ConfigError(source, exc.path, exc.message) from None
+        raise
+    except RanemuError as exc:
+        raise RanemuError(f"{source}: {exc}") from None
 
 
 def set_dotted(data: dict, dotted: str, value: Any, source: str = "--param") -> None:
@@ -156,9 +292,10 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError("--param", text, "expected PATH=VALUE")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError("--param", key, f"cannot parse value {raw!r}: {exc}") from None
+        value = load_yaml(raw)
+    except (yaml.YAMLError, YamlLimitError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError("--param", key, f"cannot parse value {_short_repr(raw)}: {problem}") from None
     return key.strip(), value
 
 
@@ -169,12 +306,20 @@ def read_raw(path: str | Path) -> dict:
         raise ConfigError(str(p), "", "file not found")
     if p.is_dir():
         raise ConfigError(str(p), "", "is a directory, expected a YAML scenario file")
+    if not p.is_file():
+        raise ConfigError(str(p), "", "is not a regular file, expected a YAML scenario file")
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # never read more than the limit (a FIFO, /dev/zero, a huge file)
+        if len(raw) > MAX_BYTES:
+            raise ConfigError(str(p), "", f"file is over the {MAX_BYTES >> 20} MiB limit for a scenario")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(p), "", f"cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except YamlLimitError as exc:
+        raise ConfigError(str(p), exc.where, exc.message) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -188,10 +333,15 @@ def read_raw(path: str | Path) -> dict:
 
 
 def scenario_from_dict(data: dict, source: str = "<dict>") -> Scenario:
+    """Validate a raw scenario dict; any refusal is one ConfigError naming `source` and the field."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
         raise format_validation_error(source, err) from None
+    except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+        # A validator met a shape it did not expect (pydantic converts only ValueError and
+        # AssertionError raised inside validators): still one line, not a traceback.
+        raise ConfigError(source, "", f"invalid scenario: {type(exc).__name__}: {_short_repr(str(exc))}") from None
 
 
 def load_scenario(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Scenario:

@@ -132,7 +132,8 @@ class MecConfig(StrictModel):
     # Our choice: long enough for a batch to finish under any sensible assignment (largest local
     # task 2 s), so each epoch is the paper's one-shot problem; shorter periods make batches overlap
     # and tasks queue.
-    decision_period_s: float = Field(5.0, gt=0, le=1e6)
+    # Lower bound 1 ms: a vanishing period (1e-300) would schedule epochs that never advance the clock.
+    decision_period_s: float = Field(5.0, ge=1e-3, le=1e6)
     # servers: one offloading point per MEC server, scores combined by the max vote (paper V-C);
     # core: one assignment point at the core MEC takes the full assignment vector.
     control: Literal["servers", "core"] = "servers"

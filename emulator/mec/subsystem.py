@@ -41,7 +41,7 @@ class MecSubsystem(Subsystem):
     def __init__(self, emu: Emulation):
         self.emu = emu
         self.cfg = cfg = emu.scenario.mec
-        src = emu.scenario.name
+        src = f"scenario {emu.scenario.name!r}"
         G = emu.graph
         self.server_ids = mec_servers(G)
         if not self.server_ids:

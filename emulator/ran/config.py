@@ -31,7 +31,8 @@ class CbrTraffic(StrictModel):
 
     kind: Literal["cbr"]
     packet_bytes: float = Field(gt=0, le=10_000_000)
-    interval_ms: float = Field(gt=0, le=3_600_000)
+    # ≥ 1 us: the same 1e6 packets/s per UE cap as Poisson traffic's rate_pps.
+    interval_ms: float = Field(ge=1e-3, le=3_600_000)
 
     @property
     def mean_rate_bps(self) -> float:
@@ -173,6 +174,12 @@ class CellRequirements(StrictModel):
 
 
 # -- mobility --------------------------------------------------------------------------------------
+# Random waypoint with speeds drawn from [0, v_max] has no steady state: UEs that draw a speed near 0
+# spend ever longer on their legs, so the mean speed decays for the whole run (Yoon, Liu & Noble,
+# "Random waypoint considered harmful", INFOCOM 2003).
+RWP_MIN_SPEED = ("speed_mps: random_waypoint needs a positive minimum speed: with 0 the mean speed keeps falling for the "
+                 "whole run (no steady state; Yoon et al., INFOCOM 2003); use e.g. [0.5, 1.5], or model: static")
+
 class MobilityConfig(StrictModel):
     """How UEs move; positions advance every `period_s`, then the radio model is updated."""
 
@@ -198,6 +205,8 @@ class MobilityConfig(StrictModel):
     def _check(self):
         if not 0 <= self.speed_mps[0] <= self.speed_mps[1]:
             raise ValueError("speed_mps must be [min, max] with 0 ≤ min ≤ max")
+        if self.model == "random_waypoint" and self.speed_mps[0] == 0:
+            raise ValueError(RWP_MIN_SPEED)
         if not 0 <= self.pause_s[0] <= self.pause_s[1]:
             raise ValueError("pause_s must be [min, max] with 0 ≤ min ≤ max")
         return self
@@ -236,6 +245,10 @@ class RanConfig(StrictModel):
     @model_validator(mode="after")
     def _check(self):
         names = [s.name for s in self.slices]
+        if self.mobility.model == "random_waypoint":
+            for i, s in enumerate(self.slices):
+                if s.speed_mps is not None and s.speed_mps[0] == 0:
+                    raise ValueError(f"slices[{i}].{RWP_MIN_SPEED}")
         if len(set(names)) != len(names):
             raise ValueError(f"slice names must be unique, got {names}")
         n = len(self.slices)

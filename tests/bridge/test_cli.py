@@ -20,7 +20,9 @@ def write(tmp_path, data, name="s.yaml"):
 
 
 def test_validate_reports_each_file_and_fails_if_any_is_bad(tmp_path, capsys):
-    good = write(tmp_path, {"seed": 1}, "good.yaml")
+    # validate builds the world as run does: a file needs a ran (or mec) section to be "ok"
+    good = write(tmp_path, {"seed": 1, "topology": {"layout": {"kind": "hex", "num_sites": 1}},
+                            "ran": {"slices": [{"name": "embb", "group_size": 2}]}}, "good.yaml")
     bad = write(tmp_path, {"seed": 1, "clock": {"mode": "warp"}}, "bad.yaml")
     assert main(["validate", str(good)]) == 0
     assert main(["validate", str(good), str(bad), str(tmp_path / "missing.yaml")]) == 1
@@ -42,11 +44,12 @@ def test_run_with_bad_file_is_one_line_not_a_traceback(tmp_path, capsys):
 def test_bad_param_override_is_located(tmp_path, capsys):
     f = write(tmp_path, {"seed": 1})
     assert main(["run", str(f), "--param", "clock.tti_ms=-3"]) == 2
-    assert "clock.tti_ms: Input should be greater than 0" in capsys.readouterr().err
+    assert "clock.tti_ms: Input should be greater than or equal to 0.015625" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,expect", [
     (["run", "x.yaml", "--until", "-1"], "expected a positive number"),
+    (["run", "x.yaml", "--until", "inf"], "expected a finite number, got 'inf'"),
     (["run", "x.yaml", "--seed", "abc"], "expected an integer"),
     (["run", "x.yaml", "--wait-agents", "-2"], "expected a non-negative integer"),
     (["frobnicate"], "invalid choice"),
@@ -157,5 +160,5 @@ def test_a_scenario_that_fails_to_build_leaves_no_run_folder(tmp_path, capsys):
                  "--quiet", "--out", str(out)])
     assert code == 2
     assert capsys.readouterr().err.strip() == (
-        "ranemu: error: scenario 'slicing-12cell': ran.requirements[0].cells: cell 99 does not exist (12 cells)")
+        f"ranemu: error: {REPO / 'scenarios' / 'slicing-12cell.yaml'}: ran.requirements[0].cells: cell 99 does not exist (12 cells)")
     assert not out.exists() or not any(out.iterdir())

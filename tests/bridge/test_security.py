@@ -75,8 +75,11 @@ def test_curve_allows_binding_beyond_loopback_only_with_keys_configured(keys):
     from bridge.server import AgentBridge
     from tests.bridge.conftest import queue_emulation
 
-    sc = queue_scenario(endpoint="tcp://0.0.0.0:*")
-    with pytest.raises(RanemuError, match="refusing to bind tcp://0.0.0.0"):
+    with pytest.raises(RanemuError, match="refusing to bind tcp://0.0.0.0"):  # when validated
+        queue_scenario(endpoint="tcp://0.0.0.0:*")
+    sc = queue_scenario()
+    sc = sc.model_copy(update={"agents": sc.agents.model_copy(update={"endpoint": "tcp://0.0.0.0:*"})})
+    with pytest.raises(RanemuError, match="refusing to bind tcp://0.0.0.0"):  # and by the bridge
         AgentBridge(queue_emulation(sc), sc.agents).start()
     bad = curve_scenario(keys)
     bad.agents.curve.authorized_keys = str(keys["allowed"] / "missing")

@@ -14,7 +14,7 @@ from bridge import protocol as P
 from bridge.client import AgentClient, Rejected, ServerBye
 from bridge.protocol import MsgType
 from bridge.server import AgentBridge, is_local_endpoint
-from emulator.errors import RanemuError
+from emulator.errors import ConfigError, RanemuError
 from tests.bridge.conftest import queue_emulation, queue_scenario, reference_trace
 from tests.bridge.queue_policies import POLICIES
 
@@ -65,7 +65,12 @@ def test_endpoint_locality():
 
 @pytest.mark.parametrize("endpoint", ["tcp://0.0.0.0:*", "tcp://*:*", "tcp://192.168.1.10:5555"])
 def test_binding_beyond_loopback_without_curve_is_refused(endpoint):
-    sc = queue_scenario(endpoint=endpoint)
+    # refused when the scenario is validated (`validate`, and `run` before it makes a run folder)
+    with pytest.raises(ConfigError, match=r"agents: refusing to bind .* agents.curve is not set"):
+        queue_scenario(endpoint=endpoint)
+    # and by the bridge itself, for settings that skipped validation
+    sc = queue_scenario()
+    sc = sc.model_copy(update={"agents": sc.agents.model_copy(update={"endpoint": endpoint})})
     emu = queue_emulation(sc)
     bridge = AgentBridge(emu, sc.agents)
     with pytest.raises(RanemuError, match="refusing to bind .* agents.curve"):
