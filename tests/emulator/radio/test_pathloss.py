@@ -122,7 +122,7 @@ def test_nlos_never_below_los_and_increasing(name):
 @pytest.mark.parametrize("name", sorted(pl.MODELS))
 def test_no_nan_for_zero_and_huge_distances_they_are_clamped(name):
     m = pl.MODELS[name]
-    d = np.array([0.0, 1e-9, 10.0, 5000.0, 1e12, np.inf])
+    d = np.array([0.0, 1e-9, 10.0, m.d_max_m, 1e12, np.inf])
     for fn in (m.los_db, m.nlos_db):
         out = fn(d, 2.0, 25.0, 1.5)
         assert np.all(np.isfinite(out))
@@ -185,7 +185,7 @@ def test_site_coefficients_reproduce_the_model_formulas(name):
         dd = dd[(dd >= 10.0) & (dd <= 5000.0)]
         x = np.sqrt(dd**2 + co.dh2_m2[s]) if co.use_d3 else dd
         lx = np.log10(x)
-        los = np.where(dd <= co.breakpoint_m[s], co.a_near[s] + co.b_near * lx, co.a_far[s] + co.b_far * lx)
+        los = np.where(dd <= co.breakpoint_m[s], co.a_near[s] + co.b_near * lx + co.c_near * x, co.a_far[s] + co.b_far * lx)
         nlos = co.a_nlos[s] + co.b_nlos[s] * lx
         if co.nlos_floor_los:
             nlos = np.maximum(los, nlos)
