@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from emulator.radio.antenna import PATTERNS
 from emulator.radio.pathloss import MODELS
@@ -63,6 +63,12 @@ class AntennaConfig(StrictModel):
     vertical_sla_db: float | None = Field(None, ge=0, le=60)
     # None = a single element per cell.
     array: ArrayConfig | None = None
+
+    @field_validator("pattern", mode="before")
+    @classmethod
+    def _pattern_name(cls, v):
+        # YAML and --param read an unquoted 38901 as a number; the presets are names.
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
 class PopulationConfig(StrictModel):

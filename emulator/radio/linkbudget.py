@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from emulator.radio.pathloss import D_MIN_M, P_LOS_NONE, P_LOS_RMA, P_LOS_WINNER, site_coefficients, uma_c_prime
+from emulator.radio.pathloss import (C_M_PER_S, D_MIN_M, P_LOS_NONE, P_LOS_RMA, P_LOS_WINNER, site_coefficients,
+                                     uma_c_prime)
 from emulator.radio.shadowing import SiteFields, bilinear_cell, normal_cdf_kernel
 from emulator.radio.vecmath import vatan2_deg, vexp, vlog
 
@@ -40,8 +41,10 @@ S_X, S_Y = range(2)
 # Per-pair tile rows, pair i = b·n_site + s of a block: site s's constants repeated for every UE b.
 # With a per-UE population (heights, indoor distance, O2I loss) the tile holds every UE's pairs and the
 # kernel copies each block's part into scratch; without one it is the same UE_BLOCK tile for every block.
-(T_H_BS, T_BREAKPOINT, T_DH2, T_A_NEAR, T_A_FAR, T_A_NLOS, T_B_NLOS, T_H_UE, T_D_IN, T_LOSS_DB, T_C_PRIME) = range(11)
-N_TILE = 11
+# T_HE_U / T_HE_ALT: TR 38.901 UMa note 1 per link, the uniform that keeps h_E = 1 m and the other h_E.
+(T_H_BS, T_BREAKPOINT, T_DH2, T_A_NEAR, T_A_FAR, T_A_NLOS, T_B_NLOS, T_H_UE, T_D_IN, T_LOSS_DB, T_C_PRIME,
+ T_HE_U, T_HE_ALT) = range(13)
+N_TILE = 13
 # Per-link tile rows, link j = b·n_cell + c of a block: cell c's constants repeated for every UE b.
 # Pattern scale is 12/θ3dB² (0 = no horizontal pattern), max attenuation Am [dB] (0 likewise).
 (L_AZIMUTH, L_PATTERN_SCALE, L_MAX_ATT) = range(3)
@@ -49,8 +52,9 @@ N_TILE = 11
 (P_D_MIN, P_D_MAX, P_UNUSED, P_B_NEAR, P_B_FAR, P_D1, P_D2, P_SIGMA_LOS, P_SIGMA_LOS_FAR, P_SIGMA_NLOS,
  P_SIGMA_FIXED, P_C_NEAR, P_TX_W, P_GAIN_DBI, P_TILT, P_V_BEAMWIDTH, P_V_SLA, P_CAP,
  P_NLOS_NOMINAL_MIN, P_LOS_X0, P_LOS_Y0, P_LOS_RES, P_LOS_RHO1, P_LOS_RHO2,
- P_SH_X0, P_SH_Y0, P_SH_RES, P_SH_RHO1, P_SH_RHO2, P_ARRAY_ROWS, P_ARRAY_PSI_SCALE, P_ARRAY_SIN_TILT) = range(32)
-N_PAR = 32
+ P_SH_X0, P_SH_Y0, P_SH_RES, P_SH_RHO1, P_SH_RHO2, P_ARRAY_ROWS, P_ARRAY_PSI_SCALE, P_ARRAY_SIN_TILT,
+ P_FC_GHZ, P_FAR_SLOPE) = range(34)
+N_PAR = 34
 # Integer flags and grid sizes, one int64 vector.
 (F_P_LOS_LAW, F_USE_D3, F_NLOS_FLOOR_LOS, F_LOS_DRAW, F_SHADOWING, F_SIGMA_FIXED, F_TILT,
  F_LOS_NX, F_LOS_NY, F_SH_NX, F_SH_NY, F_PER_UE, F_HEIGHT_LOS, F_LINEAR, F_ARRAY, F_ELEVATION) = range(16)
@@ -59,6 +63,7 @@ N_FLAG = 16
 C_BELOW_MIN, C_ABOVE_MAX, C_NLOS_EXTENDED = range(3)
 
 _SQRT2 = math.sqrt(2.0)
+_C_M_PER_S = C_M_PER_S
 # 10^(x/10) = exp(x·ln10/10).
 _DB_TO_NEPER = math.log(10.0) / 10.0
 _LN10 = math.log(10.0)
@@ -210,13 +215,26 @@ def _los_states(m, dist, z_los, tile, par, flag, log_x, p_los, los, decided) -> 
         p = p if p_law != P_LOS_NONE else 0.0
         p_los[i] = p
     if flag[F_HEIGHT_LOS] != 0:
-        # TR 38.901 UMa above 13 m: P_LOS · (1 + C'(hUT)·(5/4)(d/100)³ exp(−d/150)) beyond 18 m.
+        # TR 38.901 UMa above 13 m: P_LOS · (1 + C'(hUT)·(5/4)(d/100)³ exp(−d/150)) beyond 18 m, on the outdoor
+        # distance; and note 1's h_E: 1 m with probability 1/(1 + C(d2D, hUT)), else the link's other h_E, which
+        # moves the breakpoint (the block's tile is a scratch copy in this mode, so it is rewritten in place).
+        fc_ghz = par[P_FC_GHZ]
+        far_slope = par[P_FAR_SLOPE]
         for i in range(m):
-            dc = min(max(dist[i], d_min), d_max)
-            dp = min(max(dc - tile[T_D_IN, i], D_MIN_M), d_max)
-            r = dp / 100.0
-            g = 1.25 * (r * r * r) * vexp(-dp / 150.0) if dp > 18.0 else 0.0
-            p_los[i] = p_los[i] * (1.0 + tile[T_C_PRIME, i] * g)
+            cp = tile[T_C_PRIME, i]
+            if cp > 0.0:
+                dc = min(max(dist[i], d_min), d_max)
+                dp = min(max(dc - tile[T_D_IN, i], D_MIN_M), d_max)
+                r = dp / 100.0
+                g = 1.25 * (r * r * r) * vexp(-dp / 150.0) if dp > 18.0 else 0.0
+                p_los[i] = p_los[i] * (1.0 + cp * g)
+                r = dc / 100.0
+                g = 1.25 * (r * r * r) * vexp(-dc / 150.0) if dc > 18.0 else 0.0
+                if not tile[T_HE_U, i] < 1.0 / (1.0 + cp * g):
+                    he = tile[T_HE_ALT, i]
+                    bp = 4.0 * (tile[T_H_BS, i] - he) * (tile[T_H_UE, i] - he) * fc_ghz * 1e9 / _C_M_PER_S
+                    tile[T_BREAKPOINT, i] = bp
+                    tile[T_A_FAR, i] = tile[T_A_NEAR, i] - far_slope * math.log10(bp * bp + tile[T_DH2, i])
     for i in range(m):
         p = p_los[i]
         if los_draw:
@@ -420,7 +438,7 @@ class LinkBudget:
         self.offsets = (np.zeros((1, 2)) if cells.wrap_offsets is None
                         else np.ascontiguousarray(cells.wrap_offsets, dtype=np.float64))
         coef = site_coefficients(rm.model, cfg.carrier_ghz, rm.h_bs_m, rm.h_ue_m)
-        per_site = self._pair_rows(coef, np.full(n_site, rm.h_ue_m), 0.0, cfg.penetration_loss_db, 0.0)
+        per_site = self._pair_rows(coef, np.full(n_site, rm.h_ue_m), 0.0, cfg.penetration_loss_db, 0.0, 0.0, 1.0)
         self.tile = np.ascontiguousarray(np.tile(per_site, (1, UE_BLOCK)))
         self._population = None
         self._population_tile = None
@@ -448,6 +466,8 @@ class LinkBudget:
         par[P_B_NEAR] = coef.b_near / _LN10
         par[P_B_FAR] = coef.b_far / _LN10
         par[P_C_NEAR] = coef.c_near
+        par[P_FC_GHZ] = cfg.carrier_ghz
+        par[P_FAR_SLOPE] = coef.far_slope
         par[P_D1] = m.p_los_d1_m
         # A model without LOS state has no d2; any positive value keeps the (unused) exp(−d/d2) finite.
         par[P_D2] = m.p_los_d2_m if m.p_los_law != P_LOS_NONE else 1.0
@@ -482,7 +502,7 @@ class LinkBudget:
         self.par = par
         self.flag = flag
 
-    def _pair_rows(self, coef, h_ue, d_in, loss_db, c_prime) -> np.ndarray:
+    def _pair_rows(self, coef, h_ue, d_in, loss_db, c_prime, he_u, he_alt) -> np.ndarray:
         """(N_TILE, k) tile rows from coefficients broadcast to k pairs (k = n_site, or n_ue·n_site flattened)."""
         rm = self.rm
         k = np.size(coef.a_near)
@@ -500,6 +520,8 @@ class LinkBudget:
         rows[T_D_IN] = np.broadcast_to(d_in, shape).reshape(-1)
         rows[T_LOSS_DB] = np.broadcast_to(loss_db, shape).reshape(-1)
         rows[T_C_PRIME] = np.broadcast_to(c_prime, shape).reshape(-1)
+        rows[T_HE_U] = np.broadcast_to(he_u, shape).reshape(-1)
+        rows[T_HE_ALT] = np.broadcast_to(he_alt, shape).reshape(-1)
         return rows
 
     def population_tile(self, pop) -> np.ndarray:
@@ -509,8 +531,11 @@ class LinkBudget:
             h = pop.h_ue_m[:, None]
             coef = site_coefficients(rm.model, rm.cfg.carrier_ghz, rm.h_bs_m, h)
             c_prime = uma_c_prime(h) if rm.model.height_dependent_los else 0.0
+            # Without per-link h_E draws, u = 0 keeps h_E = 1 m on every link.
+            he_u = pop.h_e_u if pop.h_e_u is not None else 0.0
+            he_alt = pop.h_e_alt_m if pop.h_e_alt_m is not None else 1.0
             rows = self._pair_rows(coef, h, pop.d_in_m[:, None], rm.cfg.penetration_loss_db + pop.o2i_db[:, None],
-                                   c_prime)
+                                   c_prime, he_u, he_alt)
             self._population_tile = np.ascontiguousarray(rows)
             self._population = pop
         return self._population_tile

@@ -35,7 +35,8 @@ from emulator.radio.config import RadioConfig
 from emulator.radio.handover import handover_kernel
 from emulator.radio.link import LinkMapping, bits_per_prb_kernel
 from emulator.radio.linkbudget import C_ABOVE_MAX, C_BELOW_MIN, C_NLOS_EXTENDED, LinkBudget
-from emulator.radio.pathloss import D_MIN_M, get_model, link_pathloss_db, uma_height_los_factor
+from emulator.radio.pathloss import (D_MIN_M, get_model, link_pathloss_db, uma_effective_height_m,
+                                     uma_height_los_factor)
 from emulator.radio.population import Population, draw_population
 from emulator.radio.shadowing import SiteFields, make_grid
 from emulator.radio.sinr import sinr_kernel, thermal_noise_w
@@ -148,7 +149,8 @@ class RadioModel:
         if self._population_rng is None:
             raise ValueError("radio.population is not enabled (indoor_fraction = 0 and heights = fixed)")
         return draw_population(self.cfg.population, n, self.cfg.carrier_ghz, self.h_ue_m,
-                               self.model.o2i_indoor_max_m, self._population_rng)
+                               self.model.o2i_indoor_max_m, self._population_rng,
+                               self.cells.num_sites if self.model.height_dependent_los else 0)
 
     def received_power_w(self, ue_xy: np.ndarray, record: bool = True, population: Population | None = None) -> np.ndarray:
         """(n, n_cell) received power per PRB [W] at positions `ue_xy` (n, 2), compiled; records `validity` unless told not.
@@ -177,6 +179,7 @@ class RadioModel:
         h_bs = self.h_bs_m[None, :]
         d_max = self.d_max_m
         dc = np.clip(d, cfg.min_distance_m, d_max)
+        model_kw = {}
         if population is None:
             h_ue = self.h_ue_m
             extra_loss_db = cfg.penetration_loss_db
@@ -191,14 +194,16 @@ class RadioModel:
             p_los = self.model.p_los(d_out)
             if self.model.height_dependent_los:
                 p_los = p_los * uma_height_los_factor(np.clip(d_out, D_MIN_M, d_max), h_ue)
+                if population.h_e_u is not None:
+                    model_kw["h_e_m"] = uma_effective_height_m(dc, h_ue, population.h_e_u, population.h_e_alt_m)
         if self.los_field is not None:
             los = self.los_field.sample_uniform(xy) < p_los
             pl_db, sigma_db = link_pathloss_db(self.model, d, cfg.carrier_ghz, h_bs, h_ue, los,
-                                               cfg.min_distance_m, d_max)
+                                               cfg.min_distance_m, d_max, **model_kw)
         else:
             los = p_los > 0.5
             pl_db, sigma_db = link_pathloss_db(self.model, d, cfg.carrier_ghz, h_bs, h_ue, None,
-                                               cfg.min_distance_m, d_max, p_los=p_los)
+                                               cfg.min_distance_m, d_max, p_los=p_los, **model_kw)
         if self.shadowing is not None:
             if cfg.shadowing.sigma_db is not None:
                 sigma_db = np.full_like(pl_db, cfg.shadowing.sigma_db)

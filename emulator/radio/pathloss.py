@@ -124,13 +124,13 @@ def _d3d(d: np.ndarray, h_bs: np.ndarray, h_ue: np.ndarray) -> np.ndarray:
     return np.sqrt(d * d + (h_bs - h_ue) ** 2)
 
 
-def _los_38901(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, a_near, b_near, far_slope):
+def _los_38901(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, a_near, b_near, far_slope, h_e_m=H_E_M):
     _check_heights(h_bs_m, h_ue_m)
     d = _clamped(d_m, d_min_m, d_max_m)
     h_bs = np.asarray(h_bs_m, dtype=float)
     h_ue = np.asarray(h_ue_m, dtype=float)
     d3 = _d3d(d, h_bs, h_ue)
-    dbp = breakpoint_m(h_bs, h_ue, fc_ghz)
+    dbp = breakpoint_m(h_bs, h_ue, fc_ghz, h_e_m)
     near = a_near + b_near * np.log10(d3) + 20.0 * np.log10(fc_ghz)
     far = (a_near + 40.0 * np.log10(d3) + 20.0 * np.log10(fc_ghz)
            - far_slope * np.log10(dbp * dbp + (h_bs - h_ue) ** 2))
@@ -146,14 +146,19 @@ def _nlos_38901(los, d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, a, b, c, h_s
     return np.maximum(los, nlos)
 
 
-def uma_los_db(d_m, fc_ghz: float, h_bs_m=25.0, h_ue_m=1.5, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M):
-    """TR 38.901 UMa LOS: 28 + 22 log d3D + 20 log fc; beyond d'BP 28 + 40 log d3D + 20 log fc − 9 log(d'BP² + Δh²)."""
-    return _los_38901(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, 28.0, 22.0, 9.0)
+def uma_los_db(d_m, fc_ghz: float, h_bs_m=25.0, h_ue_m=1.5, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M,
+               h_e_m=H_E_M):
+    """TR 38.901 UMa LOS: 28 + 22 log d3D + 20 log fc; beyond d'BP 28 + 40 log d3D + 20 log fc − 9 log(d'BP² + Δh²).
+
+    `h_e_m`: the effective environment height of note 1 (1 m, or per link from `uma_effective_height_m`).
+    """
+    return _los_38901(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, 28.0, 22.0, 9.0, h_e_m)
 
 
-def uma_nlos_db(d_m, fc_ghz: float, h_bs_m=25.0, h_ue_m=1.5, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M):
+def uma_nlos_db(d_m, fc_ghz: float, h_bs_m=25.0, h_ue_m=1.5, d_min_m: float = D_MIN_M, d_max_m: float = D_MAX_M,
+                h_e_m=H_E_M):
     """TR 38.901 UMa NLOS: max(PL_LOS, 13.54 + 39.08 log d3D + 20 log fc − 0.6 (hUE − 1.5))."""
-    los = uma_los_db(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m)
+    los = uma_los_db(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, h_e_m)
     return _nlos_38901(los, d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, 13.54, 39.08, 20.0, 0.6)
 
 
@@ -265,6 +270,17 @@ def uma_height_los_factor(d_m, h_ue_m) -> np.ndarray:
     return 1.0 + c * np.where(d > 18.0, 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0), 0.0)
 
 
+def uma_effective_height_m(d_m, h_ue_m, u, h_e_alt_m) -> np.ndarray:
+    """TR 38.901 Table 7.4.1-1 note 1 (UMa): h_E = 1 m with probability 1/(1 + C(d2D, hUT)), else h_e_alt_m
+    (a draw from U{12, 15, …, hUT − 1.5}); C = C'(hUT)·(5/4)(d2D/100)³ exp(−d2D/150) beyond 18 m.
+
+    `u` is the link's uniform draw (fixed per UE–site link, so h_E changes only as C does with distance).
+    """
+    d = np.asarray(d_m, dtype=float)
+    c = uma_c_prime(h_ue_m) * np.where(d > 18.0, 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0), 0.0)
+    return np.where(np.asarray(u) < 1.0 / (1.0 + c), H_E_M, h_e_alt_m)
+
+
 def uma_c_prime(h_ue_m) -> np.ndarray:
     """C'(hUT) of TR 38.901 Table 7.4.2-1 (UMa): 0 for hUT ≤ 13 m, ((hUT − 13)/10)^1.5 above."""
     h = np.asarray(h_ue_m, dtype=float)
@@ -302,6 +318,7 @@ class SiteCoefficients:
     a_nlos: np.ndarray
     b_nlos: np.ndarray
     c_near: float = 0.0  # dB per metre of x (RMa's 0.002·log10(h)·d3D term); 0 elsewhere
+    far_slope: float = 0.0  # 38.901 UMa/UMi: a_far = a_near − far_slope·log10(d_BP² + Δh²) (for a per-link h_E)
 
 
 def _full(shape, v) -> np.ndarray:
@@ -331,7 +348,8 @@ def _coef_38901(fc_ghz, h_bs, h_ue, *, a, near_b, far_slope, nlos_a, nlos_b, nlo
     near_a = a + 20.0 * lf
     return SiteCoefficients(True, True, _full(shape, bp), _full(shape, dh2), _full(shape, near_a), near_b,
                             _full(shape, near_a - far_slope * np.log10(bp * bp + dh2)), 40.0,
-                            _full(shape, nlos_a + nlos_fc * lf - h_slope * (h_ue - 1.5)), _full(shape, nlos_b))
+                            _full(shape, nlos_a + nlos_fc * lf - h_slope * (h_ue - 1.5)), _full(shape, nlos_b),
+                            far_slope=far_slope)
 
 
 def _coef_rma(fc_ghz, h_bs, h_ue) -> SiteCoefficients:
@@ -483,16 +501,18 @@ def link_pathloss_db(
     d_min_m: float = D_MIN_M,
     d_max_m: float = D_MAX_M,
     p_los: np.ndarray | None = None,
+    **model_kw,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(path loss [dB], shadowing σ [dB]) per link.
 
     With `los` (bool array) each link takes its drawn state. With `los=None` the path loss is the
     LOS-probability-weighted mean of the LOS and NLOS values in dB, and σ the matching
     root-mean-square mix sqrt(P·σ_LOS² + (1 − P)·σ_NLOS²) — a deterministic "expected" link; `p_los`
-    overrides P (e.g. an indoor UE's, taken on the outdoor distance).
+    overrides P (e.g. an indoor UE's, taken on the outdoor distance); `model_kw` go to the model's formulas
+    (UMa: h_e_m per link).
     """
-    pl_los = model.los_db(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m)
-    pl_nlos = model.nlos_db(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m)
+    pl_los = model.los_db(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, **model_kw)
+    pl_nlos = model.nlos_db(d_m, fc_ghz, h_bs_m, h_ue_m, d_min_m, d_max_m, **model_kw)
     d = _clamped(d_m, d_min_m, d_max_m)
     if los is not None:
         los = np.asarray(los, dtype=bool)

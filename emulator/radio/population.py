@@ -46,6 +46,9 @@ class Population:
     d_in_m: np.ndarray  # indoor 2-D distance d_2D-in [m]
     o2i_db: np.ndarray  # PL_tw + 0.5·d_in + σ_P·N(0, 1) [dB]
     h_ue_m: np.ndarray  # UE antenna height [m]
+    # TR 38.901 UMa note 1, per UE–site link (n, n_site): the uniform that picks h_E = 1 m, and the other h_E.
+    h_e_u: np.ndarray | None = None
+    h_e_alt_m: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -53,12 +56,14 @@ class Population:
 
 
 def draw_population(cfg, n: int, fc_ghz: float, ue_height_m: float, indoor_max_m: float,
-                    rng: np.random.Generator) -> Population:
+                    rng: np.random.Generator, n_site: int = 0) -> Population:
     """Draw n UEs' population for radio.population `cfg` (a PopulationConfig) at carrier fc_ghz.
 
     `indoor_max_m` is the model's d_2D-in bound (used when cfg.indoor_distance_max_m is None).
     The draws come in a fixed order (indoor, building type, two d_in uniforms, σ_P normals, floors),
     each for all n UEs, so one seed gives one population whatever the configuration's other values.
+    With `n_site` > 0 and floor heights (TR 38.901 UMa) it also draws, per UE–site link, the uniform
+    that decides h_E = 1 m and the alternative h_E ~ U{12, 15, …, hUT − 1.5} (1 m for UEs below 13.5 m).
     """
     if n < 0:
         raise ValueError(f"population size must be ≥ 0, got {n}")
@@ -75,4 +80,10 @@ def draw_population(cfg, n: int, fc_ghz: float, ue_height_m: float, indoor_max_m
         n_floors = rng.integers(cfg.floors_min, cfg.floors_max + 1, n)
         floor = np.floor(rng.random(n) * n_floors).astype(np.int64) + 1  # U{1..N_fl} per UE
         h = np.where(indoor, ue_height_m + cfg.floor_height_m * (floor - 1), h)
-    return Population(indoor, high, d_in, o2i, h)
+    h_e_u = h_e_alt = None
+    if n_site > 0 and cfg.heights == "floors":
+        h_e_u = rng.random((n, n_site))
+        choices = np.maximum(np.floor((h - 1.5 - 12.0) / 3.0) + 1.0, 0.0)[:, None]  # |{12, 15, …, hUT − 1.5}|
+        k = np.floor(rng.random((n, n_site)) * choices)
+        h_e_alt = np.where(choices > 0, 12.0 + 3.0 * k, 1.0)
+    return Population(indoor, high, d_in, o2i, h, h_e_u, h_e_alt)

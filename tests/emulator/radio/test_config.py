@@ -50,3 +50,11 @@ def test_bad_values_give_located_errors(radio, path, words):
 
 def test_38901_models_accept_mmwave_carriers():
     assert load({"pathloss": "uma", "carrier_ghz": 28.0, "bandwidth_mhz": 100, "num_prbs": 100}).radio.carrier_ghz == 28.0
+
+
+def test_pattern_names_read_as_numbers_are_accepted():
+    # YAML and --param read an unquoted 38901 as an int; it names the preset all the same.
+    assert load({"antenna": {"pattern": 38901}}).radio.antenna.pattern == "38901"
+    with pytest.raises(ConfigError) as exc:
+        load({"antenna": {"pattern": 12345}})
+    assert exc.value.path == "radio.antenna.pattern"

@@ -1,4 +1,5 @@
 """Compiled link budget against the numpy reference (RadioModel.evaluate), the Φ-table LOS test against erfc."""
+import dataclasses
 import math
 
 import numpy as np
@@ -143,6 +144,12 @@ POPULATION_CASES = [
                                      antenna={"pattern": "38901", "array": {"rows": 4, "electrical_downtilt_deg": 3.0}}),
      dict(num_sites=7, wrap=True)),
     ("rma no population", dict(pathloss="rma", carrier_ghz=0.8), {}),
+    # Every UE indoors in an 8-floor building, expected LOS: the per-link h_E of TR 38.901 UMa note 1 moves the
+    # breakpoint of the high UEs' links, and the P_LOS-weighted mix carries the LOS law beyond it into every link.
+    ("uma expected, 8-floor buildings, per-link h_E", dict(pathloss="uma", carrier_ghz=6.0, los="expected",
+                                                   population={"indoor_fraction": 1.0, "heights": "floors",
+                                                               "floors_min": 8, "floors_max": 8}),
+     dict(num_sites=7, wrap=True)),
 ]
 
 
@@ -160,7 +167,10 @@ def test_compiled_path_equals_the_numpy_reference_with_the_new_features(label, r
     assert rm.validity == ref_validity
     if pop is not None:
         # The population is not a no-op: as outdoor UEs at 1.5 m the same positions receive other powers.
-        assert not np.allclose(rm.received_power_w(xy), out)
+        assert not np.allclose(rm.received_power_w(xy), out, rtol=1e-6, atol=0)
+    if pop is not None and pop.h_e_u is not None and rm.cfg.los == "expected":
+        no_he = dataclasses.replace(pop, h_e_u=None, h_e_alt_m=None)
+        assert not np.allclose(rm.evaluate(xy, population=no_he).rx_w, ref.rx_w, rtol=1e-6, atol=0)
 
 
 def test_update_draws_the_population_once_per_ue_count_and_only_when_asked():

@@ -69,3 +69,22 @@ def test_fixed_heights_and_reproducible_draws():
     assert np.all(a.h_ue_m == 1.5)
     assert np.array_equal(a.o2i_db, b.o2i_db) and np.array_equal(a.indoor, b.indoor)
     assert not PopulationConfig().enabled and PopulationConfig(heights="floors").enabled
+
+
+def test_uma_effective_height_draw_follows_note_1():
+    from emulator.radio.pathloss import uma_effective_height_m
+
+    p = draw_population(PopulationConfig(indoor_fraction=1.0, heights="floors", floors_min=8, floors_max=8),
+                        50_000, 6.0, 1.5, 25.0, np.random.default_rng(2), n_site=3)
+    assert p.h_e_u.shape == (50_000, 3)
+    top = p.h_ue_m == 22.5  # 8-floor buildings: 1 UE in 8 on the top floor
+    assert top.mean() == pytest.approx(1 / 8, abs=0.005)
+    assert np.all(p.h_e_alt_m[p.h_ue_m < 13.5] == 1.0)  # below 13.5 m there is no other h_E
+    # The other h_E is uniform over {12, 15, 18, 21} (21 = hUT − 1.5) for a 22.5 m UE.
+    vals, counts = np.unique(p.h_e_alt_m[top], return_counts=True)
+    assert list(vals) == [12.0, 15.0, 18.0, 21.0] and np.all(np.abs(counts / counts.sum() - 0.25) < 0.02)
+    # h_E = 1 m with probability 1/(1 + C), C = ((22.5 − 13)/10)^1.5 · (5/4)(2)³ e^(−200/150) at 200 m.
+    c = 0.95**1.5 * 1.25 * 8.0 * math.exp(-200.0 / 150.0)
+    he = uma_effective_height_m(200.0, 22.5, p.h_e_u[top], p.h_e_alt_m[top])
+    assert (he == 1.0).mean() == pytest.approx(1.0 / (1.0 + c), abs=0.02)
+    assert np.all(uma_effective_height_m(15.0, 22.5, p.h_e_u, p.h_e_alt_m) == 1.0)  # g(d) = 0 up to 18 m
