@@ -16,7 +16,7 @@ Random maps come from the streams "radio.shadowing" and "radio.los", drawn once 
 With radio.population enabled (indoor UEs, floor heights; emulator.radio.population), `update` draws
 each UE's population from "radio.population" the first time it sees that many UEs, and the link
 budget uses per-UE heights, indoor distances and O2I losses; otherwise every UE is outdoors at
-radio.ue_height_m and nothing is drawn.
+radio.ue_height_m and nothing is drawn (except for UMa UEs fixed above 13 m, whose links need h_E draws).
 
 `update` runs the compiled link budget (emulator.radio.linkbudget); `evaluate` is the readable
 numpy reference of the same terms, kept for per-site diagnostics and as the kernel's test oracle.
@@ -88,7 +88,9 @@ class RadioModel:
         self.d_max_m = self.model.d_max_m
         # Per-UE population (None until update() sees UEs, and always None when radio.population is off).
         self.population: Population | None = None
-        self._population_rng = streams.get("radio.population") if cfg.population.enabled else None
+        # A fixed UMa height above 13 m needs per-link draws too (h_E, TR 38.901 Table 7.4.1-1 note 1).
+        needs = cfg.population.enabled or (self.model.height_dependent_los and self.h_ue_m > 13.0)
+        self._population_rng = streams.get("radio.population") if needs else None
         self.tx_w_per_prb = 10.0 ** ((cfg.tx_power_dbm - 30.0) / 10.0) / cfg.num_prbs
         self.noise_w = thermal_noise_w(cfg.prb_bandwidth_hz, cfg.noise_figure_db)
         self.antenna = AntennaModel(cfg.antenna)

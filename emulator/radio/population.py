@@ -62,7 +62,7 @@ def draw_population(cfg, n: int, fc_ghz: float, ue_height_m: float, indoor_max_m
     `indoor_max_m` is the model's d_2D-in bound (used when cfg.indoor_distance_max_m is None).
     The draws come in a fixed order (indoor, building type, two d_in uniforms, σ_P normals, floors),
     each for all n UEs, so one seed gives one population whatever the configuration's other values.
-    With `n_site` > 0 and floor heights (TR 38.901 UMa) it also draws, per UE–site link, the uniform
+    With `n_site` > 0 and UEs above 13 m (TR 38.901 UMa) it also draws, per UE–site link, the uniform
     that decides h_E = 1 m and the alternative h_E ~ U{12, 15, …, hUT − 1.5} (1 m for UEs below 13.5 m).
     """
     if n < 0:
@@ -81,7 +81,7 @@ def draw_population(cfg, n: int, fc_ghz: float, ue_height_m: float, indoor_max_m
         floor = np.floor(rng.random(n) * n_floors).astype(np.int64) + 1  # U{1..N_fl} per UE
         h = np.where(indoor, ue_height_m + cfg.floor_height_m * (floor - 1), h)
     h_e_u = h_e_alt = None
-    if n_site > 0 and cfg.heights == "floors":
+    if n_site > 0 and np.any(h > 13.0):
         h_e_u = rng.random((n, n_site))
         choices = np.maximum(np.floor((h - 1.5 - 12.0) / 3.0) + 1.0, 0.0)[:, None]  # |{12, 15, …, hUT − 1.5}|
         k = np.floor(rng.random((n, n_site)) * choices)

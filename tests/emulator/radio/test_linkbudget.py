@@ -186,3 +186,8 @@ def test_update_draws_the_population_once_per_ue_count_and_only_when_asked():
     plain = RadioModel(RadioConfig(pathloss="uma"), g, RandomStreams(3), 1e-3)
     plain.update(xy)
     assert plain.population is None
+    # A fixed UMa height above 13 m still needs the per-link h_E draws.
+    high = RadioModel(RadioConfig(pathloss="uma", ue_height_m=19.5), g, RandomStreams(3), 1e-3)
+    high.update(xy)
+    assert high.population is not None and high.population.h_e_u.shape == (100, 4)
+    assert not high.population.indoor.any() and np.all(high.population.h_ue_m == 19.5)
