@@ -189,6 +189,10 @@ def cmd_demo(args) -> int:
 def cmd_radio(args) -> int:
     from emulator.radio.survey import survey, write_survey
 
+    if args.calibration:
+        return _radio_calibration(args)
+    if not args.file:
+        raise RanemuError("ranemu radio needs a scenario FILE or --calibration NAME")
     sc = _load(args.file, args)
     out = Path(args.out) if args.out else Path(sc.output.dir) / f"{sc.name}-radio"
     try:
@@ -197,6 +201,20 @@ def cmd_radio(args) -> int:
         raise RanemuError(f"radio survey of {args.file}: {exc}") from None
     files = write_survey(result, out)
     for f in files:
+        print(f"wrote {f}")
+    return 0
+
+
+def _radio_calibration(args) -> int:
+    from emulator.radio.calibrate import run_calibration, summary_lines, write_calibration
+
+    out = Path(args.out) if args.out else Path("runs") / f"calibration-{args.calibration}"
+    if args.file or args.param:
+        raise RanemuError("--calibration runs its own Table 7.8-1 scenario: give no FILE and no --param")
+    result = run_calibration(args.calibration, drops=args.drops, seed=args.seed)
+    for line in summary_lines(result):
+        print(line)
+    for f in write_calibration(result, out):
         print(f"wrote {f}")
     return 0
 
@@ -301,7 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_topology)
 
     sp = sub.add_parser("radio", help="radio survey: coupling loss / SIR / SINR CDFs and coverage map")
-    sp.add_argument("file")
+    sp.add_argument("file", nargs="?")
+    sp.add_argument("--calibration", choices=["38901-uma-6ghz", "38901-umi-6ghz"],
+                    help="TR 38.901 phase-1 calibration vs the published 3GPP curves (R1-165974) instead of a survey")
+    sp.add_argument("--drops", type=_positive_int, default=40, help="calibration drops (570 UEs each; drop k uses seed + k)")
     sp.add_argument("--ues", type=_positive_int, default=10000)
     sp.add_argument("--min-distance", type=_nonneg_float, default=35.0, metavar="M")
     sp.add_argument("--out", help="output folder")

@@ -3,19 +3,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from emulator.radio.antenna import PATTERNS
+from emulator.radio.pathloss import MODELS
 from topology.model import StrictModel
 
-# Carrier range each path-loss family is specified for (WINNER+ D5.3: 0.45–6 GHz; TR 38.901 7.4.1: 0.5–100 GHz).
-CARRIER_RANGE_GHZ = {
-    "winner_c2": (0.45, 6.0),
-    "winner_b1": (0.45, 6.0),
-    "uma": (0.5, 100.0),
-    "umi": (0.5, 100.0),
-    # Hata-derived; 3GPP applies it at 900 MHz and 2 GHz (TR 36.942), so it is not offered beyond 3 GHz.
-    "tr36942_macro": (0.45, 3.0),
-}
+# The allowed names come from the model and pattern records (one record per model: pathloss.MODELS,
+# antenna.PATTERNS), so a new family is added in one place.
+PathlossName = Literal[tuple(MODELS)]  # type: ignore[valid-type]
+PatternName = Literal[(*PATTERNS, "omni")]  # type: ignore[valid-type]
 
 
 class ShadowingConfig(StrictModel):
@@ -36,18 +33,71 @@ class ShadowingConfig(StrictModel):
     max_grid_points: int = Field(1 << 20, ge=1024, le=1 << 24, description="grid points per site map")
 
 
-class AntennaConfig(StrictModel):
-    """BS antenna: 3-sector horizontal pattern (or omni) with an optional vertical pattern."""
+class ArrayConfig(StrictModel):
+    """Uniform vertical array of identical elements fed as one port, steered by an electrical downtilt (TR 38.901 7.3)."""
 
-    # 36942: θ3dB 65°, Am 20 dB (TR 36.942 4.2.1); 36814: 70°, 25 dB (TR 36.814 Table A.2.1.1-2).
-    pattern: Literal["36942", "36814", "omni"] = "36942"
-    # 15 dBi boresight gain: TR 36.942 Table 4.2 (14 dBi in TR 36.814 case 1).
-    gain_dbi: float = Field(15.0, ge=-10, le=40)
-    # None = no vertical pattern (2-D antenna, as in TR 36.942). TR 36.814 case 1 uses 15° electrical tilt.
+    # TR 38.901 Table 7.8-1: (M, N, P) = (10, 1, 1), d_V = 0.5 λ, electrical downtilt 102° zenith = 12° below horizon.
+    rows: int = Field(10, ge=1, le=64)
+    spacing_wavelengths: float = Field(0.5, gt=0, le=4)
+    electrical_downtilt_deg: float = Field(12.0, ge=-90, le=90, description="below the horizon")
+
+
+class AntennaConfig(StrictModel):
+    """BS antenna: one configurable sector pattern (presets 36942, 36814, 38901) or omni, optional vertical array.
+
+    Every `None` takes the preset's value (antenna.PATTERNS): 36942: θ3dB 65°, Am 20 dB (TR 36.942 4.2.1);
+    36814: 70°, 25 dB (TR 36.814 Table A.2.1.1-2), both 15 dBi with vertical θ3dB 10°, SLA_v 20 dB and no
+    vertical pattern unless `downtilt_deg`; 38901: the TR 38.901 Table 7.3-1 element, 65° both planes,
+    Am = SLA_V = 30 dB, 8 dBi, vertical pattern on at 0° mechanical tilt.
+    """
+
+    pattern: PatternName = "36942"
+    # None = the preset's gain: 15 dBi for the LTE presets (TR 36.942 Table 4.2; TR 36.814 case 1 uses 14), 8 dBi for 38901.
+    gain_dbi: float | None = Field(None, ge=-10, le=40)
+    horizontal_beamwidth_deg: float | None = Field(None, gt=0, le=360)
+    max_attenuation_db: float | None = Field(None, ge=0, le=60, description="front-to-back floor Am [dB]")
+    # Mechanical tilt of the element's vertical pattern; None = the preset's (no vertical pattern for the LTE
+    # presets, as TR 36.942; TR 36.814 case 1 uses 15°).
     downtilt_deg: float | None = Field(None, ge=-10, le=90)
-    # TR 36.814 Table A.2.1.1-2: vertical θ3dB 10°, SLA_v 20 dB.
-    vertical_beamwidth_deg: float = Field(10.0, gt=0, le=180)
-    vertical_sla_db: float = Field(20.0, ge=0, le=60)
+    vertical_beamwidth_deg: float | None = Field(None, gt=0, le=180)
+    vertical_sla_db: float | None = Field(None, ge=0, le=60)
+    # None = a single element per cell.
+    array: ArrayConfig | None = None
+
+    @field_validator("pattern", mode="before")
+    @classmethod
+    def _pattern_name(cls, v):
+        # YAML and --param read an unquoted 38901 as a number; the presets are names.
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class PopulationConfig(StrictModel):
+    """Per-UE population: indoor share with TR 38.901 7.4.3 O2I loss, UE heights. Defaults: all outdoors at radio.ue_height_m."""
+
+    # TR 38.901 Table 7.8-1 (following TR 36.873): 80 % indoor UEs for UMa and UMi.
+    indoor_fraction: float = Field(0.0, ge=0, le=1)
+    # Share of indoor UEs in high-loss buildings (IRR glass + concrete, TR 38.901 Table 7.4.3-2); the rest low-loss.
+    # 0.5: the 50 % / 50 % mix used here for the Table 7.8-1 calibration.
+    high_loss_fraction: float = Field(0.5, ge=0, le=1)
+    # d_2D-in = min of two U(0, max) draws (TR 38.901 7.4.3.1); None = the model's (25 m UMa/UMi, 10 m RMa).
+    indoor_distance_max_m: float | None = Field(None, gt=0, le=100)
+    # fixed: every UE at radio.ue_height_m; floors: indoor UEs on floor n_fl ~ U{1..N_fl}, N_fl ~ U{floors_min..floors_max},
+    # h = floor_height_m·(n_fl − 1) + radio.ue_height_m (TR 38.901 Table 7.8-1 / TR 36.873), outdoor UEs at radio.ue_height_m.
+    heights: Literal["fixed", "floors"] = "fixed"
+    floors_min: int = Field(4, ge=1, le=100)
+    floors_max: int = Field(8, ge=1, le=100)
+    floor_height_m: float = Field(3.0, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.floors_min > self.floors_max:
+            raise ValueError(f"floors_min={self.floors_min} exceeds floors_max={self.floors_max}")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """False for the defaults: no per-UE draw, the link budget is the population-free one."""
+        return self.indoor_fraction > 0.0 or self.heights != "fixed"
 
 
 class LinkConfig(StrictModel):
@@ -77,13 +127,15 @@ class RadioConfig(StrictModel):
     # TS 36.211: 12 subcarriers × 15 kHz.
     prb_bandwidth_khz: float = Field(180.0, gt=0, le=10_000)
     tx_power_dbm: float = Field(46.0, ge=-30, le=80, description="46 dBm per 20 MHz macro cell (TR 36.814)")
-    # winner_c2/winner_b1: WINNER+ urban macro/micro; uma/umi: TR 38.901; tr36942_macro: the 3GPP LTE
-    # calibration law (128.1 + 37.6 log10 R at 2 GHz, TR 36.814 case 1).
-    pathloss: Literal["winner_c2", "winner_b1", "uma", "umi", "tr36942_macro"] = "winner_c2"
+    # winner_c2/winner_b1: WINNER+ urban macro/micro; uma/umi/rma: TR 38.901; tr36942_macro: the 3GPP LTE
+    # calibration law (128.1 + 37.6 log10 R at 2 GHz, TR 36.814 case 1). Records: emulator.radio.pathloss.MODELS.
+    pathloss: PathlossName = "winner_c2"
     # None = each site's antenna height from the topology (25 m default = WINNER+ C2 / 38.901 UMa).
     bs_height_m: float | None = Field(None, gt=1.0, le=300, description="BS antenna height [m]")
-    # 1.5 m: WINNER+ and TR 38.901 default UE height; ≤ 13 m keeps the 38.901 hE = 1 m / C'(hUT) = 0 case.
-    ue_height_m: float = Field(1.5, ge=1.5, le=13.0)
+    # 1.5 m: WINNER+ and TR 38.901 default UE height; each model's own range applies (UMa/UMi 1.5–22.5 m,
+    # RMa 1–10 m, WINNER+ and TR 36.942 1.5–13 m).
+    ue_height_m: float = Field(1.5, ge=1.0, le=22.5)
+    population: PopulationConfig = Field(default_factory=PopulationConfig)
     # draw: LOS/NLOS per link from a spatially consistent random field; expected: P_LOS-weighted mean in dB.
     los: Literal["draw", "expected"] = "draw"
     # TR 38.901 7.6.3.3: LOS state spatially consistent with a 50 m correlation distance (UMa, UMi).
@@ -101,11 +153,19 @@ class RadioConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self):
-        lo, hi = CARRIER_RANGE_GHZ[self.pathloss]
+        model = MODELS[self.pathloss]
+        lo, hi = model.carrier_range_ghz
         if not lo <= self.carrier_ghz <= hi:
             raise ValueError(
                 f"carrier_ghz={self.carrier_ghz} is outside the {self.pathloss} model's range {lo}–{hi} GHz"
             )
+        lo, hi = model.ue_height_range_m
+        pop = self.population
+        top = self.ue_height_m + (pop.floor_height_m * (pop.floors_max - 1) if pop.heights == "floors" else 0.0)
+        if not (lo <= self.ue_height_m and top <= hi):
+            what = (f"ue_height_m={self.ue_height_m:g}" if pop.heights == "fixed" else
+                    f"UE heights {self.ue_height_m:g}–{top:g} m (population.heights=floors)")
+            raise ValueError(f"{what} outside the {self.pathloss} model's UE height range {lo:g}–{hi:g} m")
         used_mhz = self.num_prbs * self.prb_bandwidth_khz / 1000.0
         if used_mhz > self.bandwidth_mhz + 1e-9:
             raise ValueError(

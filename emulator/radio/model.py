@@ -13,6 +13,10 @@ Per link: rx = P_tx/PRB · G_ant(cell → UE) / (PL · SF · L_penetration). Pat
 shadowing belong to the site (its sectors share them); the antenna gain to the cell.
 Under wrap-around each site is seen through its nearest image, for distance and direction.
 Random maps come from the streams "radio.shadowing" and "radio.los", drawn once at construction.
+With radio.population enabled (indoor UEs, floor heights; emulator.radio.population), `update` draws
+each UE's population from "radio.population" the first time it sees that many UEs, and the link
+budget uses per-UE heights, indoor distances and O2I losses; otherwise every UE is outdoors at
+radio.ue_height_m and nothing is drawn (except for UMa UEs fixed above 13 m, whose links need h_E draws).
 
 `update` runs the compiled link budget (emulator.radio.linkbudget); `evaluate` is the readable
 numpy reference of the same terms, kept for per-site diagnostics and as the kernel's test oracle.
@@ -31,7 +35,9 @@ from emulator.radio.config import RadioConfig
 from emulator.radio.handover import handover_kernel
 from emulator.radio.link import LinkMapping, bits_per_prb_kernel
 from emulator.radio.linkbudget import C_ABOVE_MAX, C_BELOW_MIN, C_NLOS_EXTENDED, LinkBudget
-from emulator.radio.pathloss import D_MAX_M, NLOS_NOMINAL_MIN_M, get_model, link_pathloss_db
+from emulator.radio.pathloss import (D_MIN_M, get_model, link_pathloss_db, uma_effective_height_m,
+                                     uma_height_los_factor)
+from emulator.radio.population import Population, draw_population
 from emulator.radio.shadowing import SiteFields, make_grid
 from emulator.radio.sinr import sinr_kernel, thermal_noise_w
 from topology.query import cell_arrays, site_displacements
@@ -79,6 +85,12 @@ class RadioModel:
         self.h_bs_m = (np.full(n_site, cfg.bs_height_m) if cfg.bs_height_m is not None
                        else np.asarray(self.cells.site_height_m, dtype=float).copy())
         self.h_ue_m = float(cfg.ue_height_m)
+        self.d_max_m = self.model.d_max_m
+        # Per-UE population (None until update() sees UEs, and always None when radio.population is off).
+        self.population: Population | None = None
+        # A fixed UMa height above 13 m needs per-link draws too (h_E, TR 38.901 Table 7.4.1-1 note 1).
+        needs = cfg.population.enabled or (self.model.height_dependent_los and self.h_ue_m > 13.0)
+        self._population_rng = streams.get("radio.population") if needs else None
         self.tx_w_per_prb = 10.0 ** ((cfg.tx_power_dbm - 30.0) / 10.0) / cfg.num_prbs
         self.noise_w = thermal_noise_w(cfg.prb_bandwidth_hz, cfg.noise_figure_db)
         self.antenna = AntennaModel(cfg.antenna)
@@ -134,20 +146,32 @@ class RadioModel:
     def num_ues(self) -> int:
         return self.rx_w.shape[0]
 
-    def received_power_w(self, ue_xy: np.ndarray, record: bool = True) -> np.ndarray:
+    def draw_population(self, n: int) -> Population:
+        """A fresh population of n UEs from the "radio.population" stream (radio.population must be enabled)."""
+        if self._population_rng is None:
+            raise ValueError("radio.population is not enabled (indoor_fraction = 0 and heights = fixed)")
+        return draw_population(self.cfg.population, n, self.cfg.carrier_ghz, self.h_ue_m,
+                               self.model.o2i_indoor_max_m, self._population_rng,
+                               self.cells.num_sites if self.model.height_dependent_los else 0)
+
+    def received_power_w(self, ue_xy: np.ndarray, record: bool = True, population: Population | None = None) -> np.ndarray:
         """(n, n_cell) received power per PRB [W] at positions `ue_xy` (n, 2), compiled; records `validity` unless told not.
 
-        Equals `evaluate(ue_xy).rx_w` to rounding (tests/emulator/radio/test_linkbudget.py).
+        `population` gives the n UEs' heights / indoor state (None: outdoor at radio.ue_height_m).
+        Equals `evaluate(ue_xy, population=...).rx_w` to rounding (tests/emulator/radio/test_linkbudget.py).
         """
         xy = np.ascontiguousarray(ue_xy, dtype=np.float64).reshape(-1, 2)
-        rx_w, counts = self._links(xy)
+        rx_w, counts = self._links(xy, population)
         if record:
             self._record_validity(ValidityCounts(int(counts[C_BELOW_MIN]), int(counts[C_ABOVE_MAX]),
                                                  int(counts[C_NLOS_EXTENDED]), rx_w.shape[0] * self.cells.num_sites))
         return rx_w
 
-    def evaluate(self, ue_xy: np.ndarray, record: bool = True) -> LinkSnapshot:
-        """Every link term at positions `ue_xy` (n, 2), by numpy (the reference); changes only `validity` (unless record=False)."""
+    def evaluate(self, ue_xy: np.ndarray, record: bool = True, population: Population | None = None) -> LinkSnapshot:
+        """Every link term at positions `ue_xy` (n, 2), by numpy (the reference); changes only `validity` (unless record=False).
+
+        `population`: as in received_power_w (per-UE heights, outdoor distance for P_LOS, O2I loss).
+        """
         cfg = self.cfg
         xy = np.asarray(ue_xy, dtype=np.float64).reshape(-1, 2)
         if not np.isfinite(xy).all():
@@ -155,15 +179,33 @@ class RadioModel:
         dx, dy = site_displacements(self.cells, xy)
         d = np.sqrt(dx * dx + dy * dy)  # the compiled path evaluates this same expression (cheaper than hypot)
         h_bs = self.h_bs_m[None, :]
-        p_los = self.model.p_los(np.clip(d, cfg.min_distance_m, D_MAX_M))
+        d_max = self.d_max_m
+        dc = np.clip(d, cfg.min_distance_m, d_max)
+        model_kw = {}
+        if population is None:
+            h_ue = self.h_ue_m
+            extra_loss_db = cfg.penetration_loss_db
+            p_los = self.model.p_los(dc)
+        else:
+            if population.size != xy.shape[0]:
+                raise ValueError(f"population of {population.size} UEs for {xy.shape[0]} positions")
+            h_ue = population.h_ue_m[:, None]
+            extra_loss_db = cfg.penetration_loss_db + population.o2i_db[:, None]
+            # TR 38.901 7.4.2: an indoor UE's LOS probability is taken on the outdoor distance d_2D − d_2D-in.
+            d_out = dc - population.d_in_m[:, None]
+            p_los = self.model.p_los(d_out)
+            if self.model.height_dependent_los:
+                p_los = p_los * uma_height_los_factor(np.clip(d_out, D_MIN_M, d_max), h_ue)
+                if population.h_e_u is not None:
+                    model_kw["h_e_m"] = uma_effective_height_m(dc, h_ue, population.h_e_u, population.h_e_alt_m)
         if self.los_field is not None:
             los = self.los_field.sample_uniform(xy) < p_los
-            pl_db, sigma_db = link_pathloss_db(self.model, d, cfg.carrier_ghz, h_bs, self.h_ue_m, los,
-                                               cfg.min_distance_m, D_MAX_M)
+            pl_db, sigma_db = link_pathloss_db(self.model, d, cfg.carrier_ghz, h_bs, h_ue, los,
+                                               cfg.min_distance_m, d_max, **model_kw)
         else:
             los = p_los > 0.5
-            pl_db, sigma_db = link_pathloss_db(self.model, d, cfg.carrier_ghz, h_bs, self.h_ue_m, None,
-                                               cfg.min_distance_m, D_MAX_M)
+            pl_db, sigma_db = link_pathloss_db(self.model, d, cfg.carrier_ghz, h_bs, h_ue, None,
+                                               cfg.min_distance_m, d_max, p_los=p_los, **model_kw)
         if self.shadowing is not None:
             if cfg.shadowing.sigma_db is not None:
                 sigma_db = np.full_like(pl_db, cfg.shadowing.sigma_db)
@@ -173,21 +215,21 @@ class RadioModel:
 
         cs = self.cells.cell_site
         azimuth = np.degrees(np.arctan2(dy, dx))[:, cs]
-        elevation = np.degrees(np.arctan2(h_bs - self.h_ue_m, np.maximum(d, cfg.min_distance_m)))[:, cs]
+        elevation = np.degrees(np.arctan2(h_bs - h_ue, np.maximum(d, cfg.min_distance_m)))[:, cs]
         gain_db = self.antenna.gain_db(azimuth - self.cells.cell_azimuth_deg[None, :], elevation,
                                        self.cells.cell_omni[None, :])
-        loss_db = pl_db + sf_db + cfg.penetration_loss_db
+        loss_db = pl_db + sf_db + extra_loss_db
         rx_w = self.tx_w_per_prb * 10.0 ** ((gain_db - loss_db[:, cs]) / 10.0)
         if record:
             self._count_validity(d, los)
         return LinkSnapshot(d, los, pl_db, sf_db, gain_db, rx_w)
 
     def _count_validity(self, d: np.ndarray, los: np.ndarray) -> None:
-        nominal = NLOS_NOMINAL_MIN_M[self.model.name]
+        nominal = self.model.nlos_nominal_min_m
         below = d < self.cfg.min_distance_m
         self._record_validity(ValidityCounts(
             below_min=int(np.count_nonzero(below)),
-            above_max=int(np.count_nonzero(d > D_MAX_M)),
+            above_max=int(np.count_nonzero(d > self.d_max_m)),
             nlos_extended=int(np.count_nonzero(~los & ~below & (d < nominal))),
             links=int(d.size),
         ))
@@ -202,13 +244,20 @@ class RadioModel:
                 return
             _WARNED_MODELS.add(self.model.name)
             log.warning("%s: %d link(s) closer than %.0f m and %d beyond %.0f m were clamped to the model's range",
-                        self.model.name, v.below_min, self.cfg.min_distance_m, v.above_max, D_MAX_M)
+                        self.model.name, v.below_min, self.cfg.min_distance_m, v.above_max, self.d_max_m)
 
     # --- state -----------------------------------------------------------------------------------
 
     def update(self, ue_xy: np.ndarray, dt_s: float | None = None) -> None:
-        """Recompute every link for new positions; dt_s advances handover (None or a new UE count: attach to strongest)."""
-        self.rx_w = self.received_power_w(ue_xy)
+        """Recompute every link for new positions; dt_s advances handover (None or a new UE count: attach to strongest).
+
+        With radio.population enabled, a UE count not seen before draws a new population for the UEs.
+        """
+        if self._population_rng is not None:
+            n_new = int(np.asarray(ue_xy).reshape(-1, 2).shape[0])
+            if self.population is None or self.population.size != n_new:
+                self.population = self.draw_population(n_new)
+        self.rx_w = self.received_power_w(ue_xy, population=self.population)
         n = self.rx_w.shape[0]
         if dt_s is None or self.serving.shape[0] != n:
             self.serving = np.full(n, -1, dtype=np.int64)

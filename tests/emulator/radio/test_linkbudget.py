@@ -1,4 +1,5 @@
 """Compiled link budget against the numpy reference (RadioModel.evaluate), the Φ-table LOS test against erfc."""
+import dataclasses
 import math
 
 import numpy as np
@@ -126,3 +127,67 @@ def test_phi_table_decisions_equal_erfc_and_leave_few_open():
     assert decided[4200:4300].all() and not los[4200:4300].any()
     # Random (z, p) pairs fall inside a table bracket rarely: the erfc pass stays small.
     assert (~decided[5000:]).mean() < 0.01
+
+
+POP = {"indoor_fraction": 0.8, "high_loss_fraction": 0.5, "heights": "floors"}
+ARRAY = {"pattern": "38901", "array": {"rows": 10, "spacing_wavelengths": 0.5, "electrical_downtilt_deg": 12.0}}
+POPULATION_CASES = [
+    # Every new feature on: UMa with floors up to 22.5 m (C'(hUT) LOS and the height-dependent NLOS term),
+    # indoor O2I, the 38.901 element in a tilted array, wrap-around.
+    ("uma population, 38901 array, wrap-around", dict(pathloss="uma", carrier_ghz=6.0, population=POP, antenna=ARRAY,
+                                                       shadowing={"inter_site_correlation": 0.0, "grid_points_per_decorrelation": 4}),
+     dict(num_sites=19, wrap=True)),
+    ("umi expected, population, 36814 tilt", dict(pathloss="umi", los="expected", population=POP,
+                                                  antenna={"pattern": "36814", "downtilt_deg": 6.0}), {}),
+    ("rma draw, indoor, array", dict(pathloss="rma", carrier_ghz=3.5, bs_height_m=35.0,
+                                     population={"indoor_fraction": 0.5, "heights": "floors", "floors_min": 2, "floors_max": 3},
+                                     antenna={"pattern": "38901", "array": {"rows": 4, "electrical_downtilt_deg": 3.0}}),
+     dict(num_sites=7, wrap=True)),
+    ("rma no population", dict(pathloss="rma", carrier_ghz=0.8), {}),
+    # Every UE indoors in an 8-floor building, expected LOS: the per-link h_E of TR 38.901 UMa note 1 moves the
+    # breakpoint of the high UEs' links, and the P_LOS-weighted mix carries the LOS law beyond it into every link.
+    ("uma expected, 8-floor buildings, per-link h_E", dict(pathloss="uma", carrier_ghz=6.0, los="expected",
+                                                   population={"indoor_fraction": 1.0, "heights": "floors",
+                                                               "floors_min": 8, "floors_max": 8}),
+     dict(num_sites=7, wrap=True)),
+]
+
+
+@pytest.mark.parametrize("label,radio,layout", POPULATION_CASES, ids=[c[0] for c in POPULATION_CASES])
+def test_compiled_path_equals_the_numpy_reference_with_the_new_features(label, radio, layout):
+    g = topo(**layout)
+    rm = RadioModel(RadioConfig(**radio), g, RandomStreams(13), 1e-3)
+    xy = positions(g, 2 * UE_BLOCK + 9, seed=len(label))
+    pop = rm.draw_population(len(xy)) if rm.cfg.population.enabled else None
+    ref = rm.evaluate(xy, population=pop)
+    ref_validity = rm.validity
+    out = rm.received_power_w(xy, population=pop)
+    assert np.all(out > 0)
+    np.testing.assert_allclose(out, ref.rx_w, rtol=RTOL, atol=0)
+    assert rm.validity == ref_validity
+    if pop is not None:
+        # The population is not a no-op: as outdoor UEs at 1.5 m the same positions receive other powers.
+        assert not np.allclose(rm.received_power_w(xy), out, rtol=1e-6, atol=0)
+    if pop is not None and pop.h_e_u is not None and rm.cfg.los == "expected":
+        no_he = dataclasses.replace(pop, h_e_u=None, h_e_alt_m=None)
+        assert not np.allclose(rm.evaluate(xy, population=no_he).rx_w, ref.rx_w, rtol=1e-6, atol=0)
+
+
+def test_update_draws_the_population_once_per_ue_count_and_only_when_asked():
+    g = topo()
+    rm = RadioModel(RadioConfig(pathloss="uma", population=POP), g, RandomStreams(3), 1e-3)
+    xy = positions(g, 100, seed=2)
+    rm.update(xy)
+    first = rm.population
+    assert first is not None and first.size == 100 and first.indoor.any()
+    rm.update(xy + 1.0, 0.1)
+    assert rm.population is first  # moving UEs keep their building, floor and O2I loss
+    np.testing.assert_allclose(rm.rx_w, rm.evaluate(xy + 1.0, population=first).rx_w, rtol=RTOL, atol=0)
+    plain = RadioModel(RadioConfig(pathloss="uma"), g, RandomStreams(3), 1e-3)
+    plain.update(xy)
+    assert plain.population is None
+    # A fixed UMa height above 13 m still needs the per-link h_E draws.
+    high = RadioModel(RadioConfig(pathloss="uma", ue_height_m=19.5), g, RandomStreams(3), 1e-3)
+    high.update(xy)
+    assert high.population is not None and high.population.h_e_u.shape == (100, 4)
+    assert not high.population.indoor.any() and np.all(high.population.h_ue_m == 19.5)

@@ -122,7 +122,7 @@ def test_nlos_never_below_los_and_increasing(name):
 @pytest.mark.parametrize("name", sorted(pl.MODELS))
 def test_no_nan_for_zero_and_huge_distances_they_are_clamped(name):
     m = pl.MODELS[name]
-    d = np.array([0.0, 1e-9, 10.0, 5000.0, 1e12, np.inf])
+    d = np.array([0.0, 1e-9, 10.0, m.d_max_m, 1e12, np.inf])
     for fn in (m.los_db, m.nlos_db):
         out = fn(d, 2.0, 25.0, 1.5)
         assert np.all(np.isfinite(out))
@@ -185,9 +185,48 @@ def test_site_coefficients_reproduce_the_model_formulas(name):
         dd = dd[(dd >= 10.0) & (dd <= 5000.0)]
         x = np.sqrt(dd**2 + co.dh2_m2[s]) if co.use_d3 else dd
         lx = np.log10(x)
-        los = np.where(dd <= co.breakpoint_m[s], co.a_near[s] + co.b_near * lx, co.a_far[s] + co.b_far * lx)
+        los = np.where(dd <= co.breakpoint_m[s], co.a_near[s] + co.b_near * lx + co.c_near * x, co.a_far[s] + co.b_far * lx)
         nlos = co.a_nlos[s] + co.b_nlos[s] * lx
         if co.nlos_floor_los:
             nlos = np.maximum(los, nlos)
         assert los == pytest.approx(m.los_db(dd, fc, h, h_ue), abs=1e-9)
         assert nlos == pytest.approx(m.nlos_db(dd, fc, h, h_ue), abs=1e-9)
+
+
+# ns-3 src/propagation/test/three-gpp-propagation-loss-model-test-suite.cc (ThreeGppRmaPropagationLossModelTestCase,
+# nsnam/ns-3-dev-git): BS at 35 m, UT at 1.5 m, 5 GHz, W = 20 m, h = 5 m, received power for 0 dBm sent, tol 5e-2.
+NS3_RMA = [(10.0, True, 77.3784), (100.0, True, 87.2965), (1000.0, True, 108.5577), (10000.0, True, 140.3896),
+           (10.0, False, 77.3784), (100.0, False, 95.7718), (1000.0, False, 133.5223), (5000.0, False, 160.5169)]
+
+
+@pytest.mark.parametrize("d,los,expect", NS3_RMA)
+def test_rma_matches_the_ns3_test_vectors(d, los, expect):
+    fn = pl.rma_los_db if los else pl.rma_nlos_db
+    assert fn(np.array([d]), 5.0, 35.0, 1.5)[0] == pytest.approx(expect, abs=5e-4)
+
+
+def test_rma_los_probability_sigma_and_validity():
+    m = pl.MODELS["rma"]
+    assert m.p_los(np.array([5.0, 10.0, 1010.0]))[[0, 1, 2]] == pytest.approx([1.0, 1.0, math.exp(-1.0)])
+    bp = 2 * math.pi * 35.0 * 1.5 * 3.5e9 / 3e8
+    assert m.sigma_db(np.array([bp * 0.99, bp * 1.01, 100.0]), np.array([True, True, False]), 3.5, 35.0, 1.5) == \
+        pytest.approx([4.0, 6.0, 8.0])
+    assert (m.carrier_range_ghz, m.ue_height_range_m, m.d_max_m) == ((0.5, 30.0), (1.0, 10.0), 10_000.0)
+
+
+def test_uma_los_probability_grows_for_high_ues():
+    m = pl.MODELS["uma"]
+    d = np.array([15.0, 100.0, 200.0])
+    base = m.p_los(d)
+    assert m.p_los(d, 12.0) == pytest.approx(base)  # C'(hUT) = 0 up to 13 m
+    c = ((22.5 - 13.0) / 10.0) ** 1.5
+    g = 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0)
+    assert m.p_los(d, 22.5) == pytest.approx(base * (1 + c * np.where(d > 18, g, 0.0)))
+
+
+def test_schema_names_come_from_the_model_records():
+    from typing import get_args
+
+    from emulator.radio.config import RadioConfig
+
+    assert set(get_args(RadioConfig.model_fields["pathloss"].annotation)) == set(pl.MODELS)
