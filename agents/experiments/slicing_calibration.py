@@ -10,8 +10,9 @@ offered load; `--param` adds any other scenario path, e.g. `ran.slices[0].traffi
 runs the baseline for `--steps` decision steps in one continuous world per seed, all cells under
 the baseline, and reports the paper metrics over all steps and cells, pooled over seeds, with the
 mean cell PRB load overall and at the masks' peaks (the steps whose mean mask is in its top 10 %).
-Output: calibration.csv (one row per point, sorted by distance to the target), calibration.png
-(the three metrics against the scale, target bands shaded) and the best point on stdout.
+Output: calibration.csv (one row per point, sorted by distance to the target: the largest of the
+three |value − target| / tolerance; `distance_thr` the same over the two throughput metrics),
+calibration.png (the metrics against the scale, target bands shaded) and the best points on stdout.
 """
 from __future__ import annotations
 
@@ -87,9 +88,9 @@ def calibration_point(scenario: str, overrides: dict[str, Any], seed: int, steps
     return row
 
 
-def distance_to_target(row: dict[str, Any]) -> float:
-    """max over the three metrics of |value − target| / tolerance (≤ 1: within the issue's tolerance)."""
-    return max(abs(row[k] - TARGET[k]) / tol for k, tol in TOLERANCE.items())
+def distance_to_target(row: dict[str, Any], keys: tuple[str, ...] = tuple(TOLERANCE)) -> float:
+    """max over the metrics `keys` of |value − target| / tolerance (≤ 1: within the issue's tolerance)."""
+    return max(abs(row[k] - TARGET[k]) / TOLERANCE[k] for k in keys)
 
 
 def _grid_values(text: str) -> list[Any]:
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             vals = [r[k] for r in per_seed]
             row[k], row[k + "_sd"] = float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
         row["distance"] = distance_to_target(row)
+        row["distance_thr"] = distance_to_target(row, ("p_thr_sat_below_095", "mean_min_thr_sat"))
         row["wall_s"] = float(sum(r["wall_s"] for r in per_seed))
         rows.append(row)
     if not rows:
@@ -176,8 +178,13 @@ def main(argv: list[str] | None = None) -> int:
                                                "args": vars(args)}, indent=2, default=str))
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(df[[c for c in df.columns if not c.endswith("_sd")]].to_string(index=False, float_format="%.3f"))
+    label = list(points[0][0])
     verdict = "within" if best["distance"] <= 1.0 else "outside"
-    print(f"best point ({verdict} the tolerance): " + ", ".join(f"{k}={best[k]}" for k in points[0][0]))
+    print(f"best point, all three metrics ({verdict} the tolerance): " + ", ".join(f"{k}={best[k]}" for k in label))
+    thr = df.sort_values("distance_thr").iloc[0].to_dict()
+    verdict = "within" if thr["distance_thr"] <= 1.0 else "outside"
+    print(f"best point, throughput row only ({verdict} the tolerance): " + ", ".join(f"{k}={thr[k]}" for k in label)
+          + f" (its max per-slice delay mean {thr['mean_max_delay_ms']:.2f} ms)")
     print(f"calibration folder: {out}")
     return 0
 

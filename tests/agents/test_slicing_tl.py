@@ -68,4 +68,4 @@ def test_calibration_command_reports_the_paper_metrics(tmp_path, capsys):
     assert sorted(df["scale"]) == [1.0, 2.0]
     assert {"p_thr_sat_below_095", "mean_min_thr_sat", "mean_max_delay_ms", "peak_cell_load", "distance"} <= set(df)
     assert (tmp_path / "calibration.png").stat().st_size > 0
-    assert "best point" in capsys.readouterr().out
+    assert "best point, throughput row only" in capsys.readouterr().out
