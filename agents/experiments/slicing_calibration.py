@@ -1,14 +1,16 @@
 """Calibrate the slicing scenario's traffic so that the traffic-aware baseline lands on the paper's baseline row.
 
     python -m agents.experiments.slicing_calibration [--scenario scenarios/slicing-paper.yaml]
-        [--scale 1,1.5,2] [--param PATH=V1,V2 ...] [--set PATH=VALUE ...] [--seeds 2] [--steps 300] [--out DIR] [--resume]
+        [--scale 1,1.5,2] [--param PATH=V1,V2 ...] [--set PATH=VALUE ...] [--seeds 2] [--warmup 500]
+        [--steps 500] [--out DIR] [--resume]
 
 Target (Hu et al. §V.3, traffic-aware baseline): P(min per-slice throughput satisfaction < 0.95)
 ≈ 0.25, its mean ≈ 0.87, mean of the maximum per-slice delay ≈ 1.8 ms; tolerance ±0.05 / ±0.03 /
 ±0.2 ms (the issue's). Every grid point (`--scale` multiplies every slice's `rate_pps`, i.e. the
 offered load; `--param` adds any other scenario path, e.g. `ran.slices[0].traffic.packet_bytes`)
-runs the baseline for `--steps` decision steps in one continuous world per seed, all cells under
-the baseline, and reports the paper metrics over all steps and cells, pooled over seeds, with the
+runs the baseline for `--warmup` + `--steps` decision steps in one continuous world per seed, all
+cells under the baseline, and reports the paper metrics over the last `--steps` steps and all cells
+(mean over seeds), with the
 mean cell PRB load overall and at the masks' peaks (the steps whose mean mask is in its top 10 %).
 Output: calibration.csv (one row per point, sorted by distance to the target: the largest of the
 three |value − target| / tolerance; `distance_thr` the same over the two throughput metrics),
@@ -71,10 +73,12 @@ def run_baseline(scenario: str, overrides: dict[str, Any], seed: int, steps: int
 
 
 def calibration_point(scenario: str, overrides: dict[str, Any], seed: int, steps: int,
-                      policy: str = "traffic_aware") -> dict[str, Any]:
-    """One (grid point, seed): the paper metrics over all steps × cells, loads, mean reward, wall time."""
+                      policy: str = "traffic_aware", warmup: int = 0) -> dict[str, Any]:
+    """One (grid point, seed): the paper metrics over the `steps` after `warmup` steps (all cells), loads,
+    mean reward, wall time."""
     t0 = time.perf_counter()
-    kpis, rewards = run_baseline(scenario, overrides, seed, steps, policy)
+    kpis, rewards = run_baseline(scenario, overrides, seed, warmup + steps, policy)
+    kpis, rewards = kpis[kpis["step"] >= warmup], rewards[warmup:]
     row: dict[str, Any] = summarize(cell_samples(kpis))
     cell_load = kpis.groupby(["step", "cell"])["load"].sum()
     # Peak: the steps whose mean offered demand is in its top 10 % (the masks' peaks).
@@ -108,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a fixed scenario override for every point (YAML value; repeatable)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--seed0", type=int, default=1, help="first world seed")
-    ap.add_argument("--steps", type=int, default=300, help="decision steps per run")
+    ap.add_argument("--steps", type=int, default=500, help="decision steps measured per run")
+    ap.add_argument("--warmup", type=int, default=500,
+                    help="decision steps run before the measured ones (UEs spread out from their drop positions "
+                         "and the queues fill over the first hundreds of steps)")
     ap.add_argument("--policy", default="traffic_aware")
     ap.add_argument("--out", default=None)
     ap.add_argument("--resume", action="store_true", help="reuse finished points of --out")
@@ -130,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         from agents.td3 import parse_params
 
         fixed = parse_params(args.set)
-        if args.seeds < 1 or args.steps < 2:
-            raise ValueError("--seeds must be >= 1 and --steps >= 2")
+        if args.seeds < 1 or args.steps < 2 or args.warmup < 0:
+            raise ValueError("--seeds must be >= 1, --steps >= 2 and --warmup >= 0")
         if not Path(_resolve(args.scenario)).exists():
             raise FileNotFoundError(f"scenario {args.scenario} not found")
     except (ValueError, FileNotFoundError, yaml.YAMLError) as exc:
@@ -146,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         points.append((labels, overrides))
     jobs = [(f"point{i}-seed{args.seed0 + s}", "agents.experiments.slicing_calibration:calibration_point",
              {"scenario": args.scenario, "overrides": ov, "seed": args.seed0 + s, "steps": args.steps,
-              "policy": args.policy})
+              "policy": args.policy, "warmup": args.warmup})
             for i, (_, ov) in enumerate(points) for s in range(args.seeds)]
     res = jobrunner.run(jobs, out, resume=args.resume, engine=args.engine, workers=args.workers,
                         description="calibration")

@@ -73,8 +73,8 @@ class Protocol:
 
     @classmethod
     def quick(cls) -> "Protocol":
-        return cls(exploration=40, training=80, evaluation=20, tl_training=80, tl_evaluation=20, samples=40,
-                   vae_epochs=40, instances=100)
+        return cls(exploration=30, training=60, evaluation=20, tl_training=60, tl_evaluation=20, samples=30,
+                   vae_epochs=40, instances=60)
 
 
 # -- helpers --------------------------------------------------------------------------------------------
@@ -380,9 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m agents.experiments.slicing_tl", description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default=DEFAULT_SCENARIO)
     ap.add_argument("--param", action="append", default=[], metavar="PATH=VALUE", help="scenario override (YAML value)")
-    ap.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
+    ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5; 2 with --quick)")
     ap.add_argument("--seed0", type=int, default=1, help="first seed")
-    ap.add_argument("--quick", action="store_true", help="smoke-run step counts (minutes on one core)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 2 seeds of 30/60/20 DRL and 60/20 TL steps (about 3 min on one core)")
     ap.add_argument("--steps", default=None, metavar="E,T,V,FT,FV",
                     help="exploration, training, evaluation, TL fine-tuning and TL evaluation steps (default: paper)")
     ap.add_argument("--samples", type=int, default=None, help="default-action steps per world for the similarity")
@@ -425,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         proto = _protocol(args)
         overrides = parse_params(args.param)
+        if args.seeds is None:
+            args.seeds = 2 if args.quick else 5
         if args.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
         if not Path(_resolve(args.scenario)).exists():

@@ -62,7 +62,7 @@ def test_bad_arguments_fail_in_one_line(tmp_path, capsys):
 
 
 def test_calibration_command_reports_the_paper_metrics(tmp_path, capsys):
-    assert slicing_calibration.main(["--scale", "1,2", "--seeds", "1", "--steps", "6", "--out", str(tmp_path),
+    assert slicing_calibration.main(["--scale", "1,2", "--seeds", "1", "--steps", "6", "--warmup", "2", "--out", str(tmp_path),
                                      *[a.replace("--param", "--set") for a in TINY]]) == 0
     df = pd.read_csv(tmp_path / "calibration.csv")
     assert sorted(df["scale"]) == [1.0, 2.0]
