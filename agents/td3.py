@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 from torch import nn
@@ -209,6 +210,35 @@ class ReplayBuffer:
         self.pos = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
+    fields = ("obs", "act", "rew", "next_obs", "term")
+
+    def member_arrays(self, i: int) -> dict[str, np.ndarray]:
+        """Member i's stored transitions, oldest first: {field: (size, ·)} (copies)."""
+        order = (np.arange(self.size) + (self.pos if self.size == self.capacity else 0)) % self.capacity
+        return {f: getattr(self, f)[i, order].copy() for f in self.fields}
+
+    def load_members(self, per_member: Sequence[Mapping[str, np.ndarray]]) -> None:
+        """Replace the contents with one transition set per member (oldest first, equal counts).
+
+        The newest `capacity` transitions are kept when a set is longer than the ring. Raises
+        ValueError for a wrong member count, unequal counts or mismatched shapes.
+        """
+        if len(per_member) != self.k:
+            raise ValueError(f"{len(per_member)} transition sets for {self.k} members")
+        counts = {len(m["rew"]) for m in per_member}
+        if len(counts) != 1:
+            raise ValueError(f"members' transition counts differ: {sorted(counts)}")
+        n = counts.pop()
+        keep = min(n, self.capacity)
+        for i, m in enumerate(per_member):
+            for f in self.fields:
+                a = np.asarray(m[f], dtype=np.float32)[n - keep:]
+                target = getattr(self, f)
+                if a.shape[1:] != target.shape[2:]:
+                    raise ValueError(f"replay field {f}: shape {a.shape[1:]} does not fit {target.shape[2:]}")
+                target[i, :keep] = a
+        self.size, self.pos = keep, keep % self.capacity
+
     def sample(self, n: int, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
         """n transitions per member, drawn independently for each member."""
         idx = rng.integers(0, self.size, size=(self.k, n))
@@ -221,6 +251,20 @@ class ReplayBuffer:
 def file_name(role: str) -> str:
     """`slice/cell3` → `slice_cell3.pt`."""
     return role.replace("/", "_") + ".pt"
+
+
+def replay_name(role: str) -> str:
+    """`slice/cell3` → `slice_cell3.replay.npz`."""
+    return role.replace("/", "_") + ".replay.npz"
+
+
+def read_replay(folder: str | Path, role: str) -> dict[str, np.ndarray]:
+    """The replay buffer of `role` saved in a checkpoint folder: {obs, act, rew, next_obs, term}, oldest first."""
+    path = Path(folder) / replay_name(role)
+    if not path.exists():
+        raise FileNotFoundError(f"{folder}: no replay buffer for {role} (save the checkpoint with replay=True)")
+    with np.load(path) as z:
+        return {f: z[f] for f in ReplayBuffer.fields}
 
 
 class CellAgents:
@@ -380,11 +424,15 @@ class CellAgents:
             opt.load_state_dict(full)
         self.updates = max(int(s["updates"]) for s in states)
 
-    def save(self, folder: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+    def save(self, folder: str | Path, extra: Mapping[str, Any] | None = None, replay: bool = False) -> Path:
+        """One state file per role, meta.json and, with `replay`, each role's replay buffer
+        (`<role file>.replay.npz`, transitions oldest first) for instance transfer or resuming."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for i, r in enumerate(self.roles):
             torch.save(self.member_state(i), folder / file_name(r))
+            if replay:
+                np.savez_compressed(folder / replay_name(r), **self.buffer.member_arrays(i))
         meta = {"roles": self.roles, "obs_low": self.obs_low.tolist(), "obs_high": self.obs_high.tolist(),
                 "act_dim": self.act_dim, "seed": self.seed,
                 "config": dataclasses.asdict(self.cfg), **(extra or {})}
@@ -396,7 +444,8 @@ class CellAgents:
              seed: int | None = None) -> "CellAgents":
         """The agents saved in `folder` (all, or `roles`) with networks, optimiser moments and update count.
 
-        The replay buffer starts empty; exploration and sampling streams restart from `seed`
+        The replay buffers are restored when the checkpoint holds them for every role (saved with
+        `replay=True`), else they start empty; exploration and sampling streams restart from `seed`
         (default: the training seed).
         """
         folder = Path(folder)
@@ -415,6 +464,8 @@ class CellAgents:
                    int(meta["seed"]) if seed is None else seed, device)
         team.load_members([torch.load(folder / file_name(r), map_location=team.device, weights_only=True)
                            for r in roles])
+        if all((folder / replay_name(r)).exists() for r in roles):
+            team.buffer.load_members([read_replay(folder, r) for r in roles])
         return team
 
 
@@ -444,8 +495,11 @@ def env_spec(env: PointsParallelEnv) -> tuple[list[str], np.ndarray, np.ndarray,
 
 
 def baseline_rewards(env: PointsParallelEnv, policy: str, steps: int, seed: int,
-                     on_step: Callable[[int], None] | None = None) -> np.ndarray:
-    """(steps, agents) rewards of the built-in `policy` on `env` from `reset(seed)`, resetting at episode ends."""
+                     on_step: Callable[[int], None] | None = None,
+                     on_info: Callable[[int, dict, dict], None] | None = None) -> np.ndarray:
+    """(steps, agents) rewards of the built-in `policy` on `env` from `reset(seed)`, resetting at episode ends.
+
+    `on_info(step, infos, rewards)` is called after every env step with its per-role infos."""
     roles = list(env.possible_agents)
     kinds = {r: env.describe(r)["kind"] for r in roles}
     try:
@@ -460,6 +514,8 @@ def baseline_rewards(env: PointsParallelEnv, policy: str, steps: int, seed: int,
                                          info[r], math.inf, kinds[r])) for r in env.agents}
         obs, rew, _, _, info = env.step(acts)
         out[t] = [rew[r] for r in roles]
+        if on_info is not None:
+            on_info(t, info, rew)
         if not env.agents:
             obs, info = env.reset()
         if on_step:
@@ -495,27 +551,36 @@ class TrainResult:
 
 
 def train(env: PointsParallelEnv, cfg: TD3Config, seed: int, device: str = "cpu", baseline: str | None = "traffic_aware",
-          baseline_env: PointsParallelEnv | None = None, progress: Callable[[str, int, int, dict], None] | None = None
-          ) -> TrainResult:
+          baseline_env: PointsParallelEnv | None = None, progress: Callable[[str, int, int, dict], None] | None = None,
+          team: "CellAgents | None" = None, on_info: Callable[[int, str, dict, dict], None] | None = None,
+          baseline_on_info: Callable[[int, str, dict, dict], None] | None = None) -> TrainResult:
     """Train one TD3 per agent of `env` for `cfg.total_steps` steps from `env.reset(seed)`.
 
     `baseline` (a built-in policy name, or None) runs on `baseline_env` (default: `env` itself, before
-    training) from the same seed. `progress(stage, step, total, stats)` is called after every step.
+    training) from the same seed. `progress(stage, step, total, stats)` is called after every step;
+    `on_info(step, phase, infos, rewards)` (and `baseline_on_info` for the baseline run) after
+    every env step with the per-role infos, e.g. `slicing_metrics.KpiLog.add`. `team`: start from
+    these agents (e.g. transferred ones) instead of freshly initialised ones.
     """
     configure_torch(cfg, device)
     roles, obs_low, obs_high, act_dim = env_spec(env)
     steps = cfg.total_steps
+    phases = [cfg.phase(t) for t in range(steps)]
     base = None
     t0 = time.perf_counter()
     if baseline is not None:
         benv = baseline_env or env
         base = baseline_rewards(benv, baseline, steps, seed,
-                                on_step=(lambda t: progress("baseline", t, steps, {})) if progress else None)
+                                on_step=(lambda t: progress("baseline", t, steps, {})) if progress else None,
+                                on_info=(lambda t, i, r: baseline_on_info(t, phases[t], i, r)) if baseline_on_info
+                                else None)
     base_wall = time.perf_counter() - t0
-    team = CellAgents(roles, obs_low, obs_high, act_dim, cfg, seed, device)
+    if team is None:
+        team = CellAgents(roles, obs_low, obs_high, act_dim, cfg, seed, device)
+    elif team.roles != roles:
+        raise ValueError(f"the team is for {', '.join(team.roles)}; the env serves {', '.join(roles)}")
     rewards = np.zeros((steps, len(roles)))
     critic_loss = np.full(steps, np.nan)
-    phases = [cfg.phase(t) for t in range(steps)]
     t0 = time.perf_counter()
     obs, _ = env.reset(seed=seed)
     for t in range(steps):
@@ -527,6 +592,8 @@ def train(env: PointsParallelEnv, cfg: TD3Config, seed: int, device: str = "cpu"
         if rejected:
             raise RuntimeError(f"step {t}: the env rejected shares: {rejected}")
         rewards[t] = [rew[r] for r in roles]
+        if on_info is not None:
+            on_info(t, phase, info, rew)
         if phase != "evaluation":
             team.store(obs, actions, rew, next_obs, term, info)
         if phase == "training":
@@ -539,14 +606,22 @@ def train(env: PointsParallelEnv, cfg: TD3Config, seed: int, device: str = "cpu"
     return TrainResult(roles, rewards, base, phases, team, time.perf_counter() - t0, critic_loss, baseline, base_wall)
 
 
+def continuous_world() -> dict[str, Any]:
+    """Scenario overrides for one world for the whole run: no episode cut and a horizon (10^7 s of
+    simulated time, 115 days) that no training run reaches, so the env never resets the world."""
+    return {"duration": 1e7, "episode_steps": None}
+
+
 def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
     c = np.cumsum(np.insert(np.asarray(x, dtype=float), 0, 0.0))
     n = np.minimum(np.arange(1, len(x) + 1), window)
     return (c[1:] - c[np.arange(1, len(x) + 1) - n]) / n
 
 
-def write_outputs(result: TrainResult, out: Path, meta: Mapping[str, Any], window: int = 100) -> dict[str, Any]:
-    """rewards.csv, rewards.png, summary.json and checkpoints/ into `out`; returns the summary."""
+def write_outputs(result: TrainResult, out: Path, meta: Mapping[str, Any], window: int = 100,
+                  replay: bool = False) -> dict[str, Any]:
+    """rewards.csv, rewards.png, summary.json and checkpoints/ (with replay buffers if `replay`) into `out`;
+    returns the summary."""
     out.mkdir(parents=True, exist_ok=True)
     agent_mean = result.rewards.mean(axis=1)
     base_mean = result.baseline.mean(axis=1) if result.baseline is not None else None
@@ -561,7 +636,7 @@ def write_outputs(result: TrainResult, out: Path, meta: Mapping[str, Any], windo
                         "" if np.isnan(result.critic_loss[t]) else f"{result.critic_loss[t]:.6g}"])
     summary = {**result.summary(window), **meta}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    result.agents.save(out / "checkpoints", extra=meta)
+    result.agents.save(out / "checkpoints", extra=meta, replay=replay)
     plot_rewards(result, out / "rewards.png", window)
     return summary
 
@@ -712,19 +787,32 @@ class _Bar:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from agents.slicing_metrics import KpiLog, write_metrics
+
     cfg = _config_from_args(args)
     overrides = parse_params(args.param or [])
+    if args.world == "continuous":
+        overrides = {**overrides, **continuous_world()}
     env = slicing_parallel_env(args.scenario, **overrides)
     out = Path(args.out) if args.out else Path("runs") / f"td3-{Path(args.scenario).stem}-s{args.seed}-{datetime.now():%Y%m%d-%H%M%S}"
+    learner_log, baseline_log = KpiLog("td3", args.seed), KpiLog(args.baseline, args.seed)
     try:
         with _Bar(not args.quiet) as bar:
             result = train(env, cfg, args.seed, args.device, baseline=None if args.baseline == "none" else args.baseline,
-                           progress=bar)
+                           progress=bar, on_info=learner_log.add, baseline_on_info=baseline_log.add)
     finally:
         env.close()
     meta = {"scenario": str(args.scenario), "params": overrides, "seed": args.seed, "device": args.device,
-            "baseline_policy": args.baseline, "train_steps_per_s": round(cfg.total_steps / result.wall_s, 2)}
-    summary = write_outputs(result, out, meta)
+            "baseline_policy": args.baseline, "world": args.world,
+            "train_steps_per_s": round(cfg.total_steps / result.wall_s, 2)}
+    summary = write_outputs(result, out, meta, replay=args.save_replay)
+    kpis = pd.concat([f for f in (learner_log.frame(), baseline_log.frame()) if len(f)], ignore_index=True)
+    metrics = write_metrics(kpis, out, phase="evaluation" if cfg.evaluation_steps else None)
+    for method, m in metrics["methods"].items():
+        p = m["pooled"]
+        print(f"{method}: P(min throughput satisfaction < 0.95) = {p['p_thr_sat_below_095']:.3f}, mean "
+              f"{p['mean_min_thr_sat']:.3f}; max per-slice delay mean {p['mean_max_delay_ms']:.2f} ms "
+              f"({metrics['phase'] or 'all'} steps)")
     w = summary["window"]
     line = f"TD3 mean reward over the last {w} steps: {summary['agent_last_mean']:.4f}"
     if result.baseline is not None:
@@ -784,6 +872,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     sp.add_argument("--baseline", default="traffic_aware", help="built-in policy to compare with, or 'none'")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--world", default="episodic", choices=["episodic", "continuous"],
+                    help="episodic: a new world every scenario duration; continuous: one world for the whole run "
+                         "(as the paper trains)")
+    sp.add_argument("--save-replay", action="store_true", help="write the replay buffers into the checkpoints")
     _config_flags(sp)
     sp.set_defaults(func=cmd_train)
 

@@ -292,8 +292,40 @@ def test_config_flags_cover_every_hyperparameter():
     assert dataclasses.replace(TD3Config()) == td3._config_from_args(td3.build_parser().parse_args(["train"]))
 
 
-def test_agents_do_not_import_the_emulator():
-    tree = ast.parse(Path(td3.__file__).read_text())
+@pytest.mark.parametrize("module", ["td3.py", "vae.py", "transfer.py", "slicing_metrics.py", "experiments/jobs.py",
+                                    "experiments/slicing_tl.py", "experiments/slicing_calibration.py"])
+def test_agents_do_not_import_the_emulator(module):
+    tree = ast.parse((Path(td3.__file__).parent / module).read_text())
     names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert names and not [n for n in names if n.split(".")[0] == "emulator"]
+
+
+def test_train_cli_writes_the_paper_metrics_of_both_methods(trained_run):
+    import pandas as pd
+
+    kpis = pd.read_parquet(trained_run / "kpis.parquet")
+    assert set(kpis["method"]) == {"td3", "traffic_aware"}
+    rows = list(csv.DictReader(open(trained_run / "rewards.csv")))
+    base = kpis[(kpis["method"] == "traffic_aware") & (kpis["slice"] == 0)].sort_values("step")
+    assert len(base) == 60  # one cell: one row per step and slice
+    np.testing.assert_allclose(base["reward"], [float(r["baseline_mean"]) for r in rows], atol=1e-6)
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["phase"] == "evaluation" and set(metrics["methods"]) == {"td3", "traffic_aware"}
+    for name in ("ccdf_min_thr_sat.png", "cdf_max_delay.png"):
+        assert (trained_run / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_continuous_world_never_resets(tmp_path):
+    short = tiny_slicing(tmp_path / "short.yaml", duration=0.5)  # episodic: 4 steps per world
+    env = slicing_parallel_env(short, **td3.continuous_world())
+    try:
+        _, info = env.reset(seed=1)
+        times = []
+        for _ in range(12):
+            _, _, term, trunc, info = env.step({r: np.full(4, 0.25) for r in env.agents})
+            times.append(info["slice/cell0"]["time"])
+            assert env.agents and not any(term.values()) and not any(trunc.values())
+    finally:
+        env.close()
+    np.testing.assert_allclose(np.diff(times), 0.1)  # one world: time runs on past the file's duration
