@@ -352,6 +352,41 @@ def _ray_options(resources: dict | None, max_retries: int) -> dict[str, Any]:
     return opts
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, with one line, where ray.init would retry for minutes: nothing listens there.
+
+    Checks the address Ray itself will dial (``auto`` read from this machine's latest cluster,
+    localhost mapped as Ray maps it). Ray Client addresses (``ray://``) are left to Ray.
+    """
+    if address.startswith("ray://"):
+        return
+    from ray._private import services
+
+    try:
+        target = services.canonicalize_bootstrap_address(address)
+    except (ConnectionError, ValueError) as exc:
+        raise JobError(f"no Ray cluster at {address!r}: {one_line(exc)}") from None
+    if target is None:
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        raise JobError(f"cannot reach Ray at {address} ({target}): {one_line(exc)}; "
+                       "is `ray start --head` running there, and is the port open?") from None
+
+
+def _ray_precheck(address: str | None) -> None:
+    """Ray importable and the cluster reachable — checked before the run folder is made."""
+    try:
+        import ray
+    except ImportError:
+        raise JobError("the ray engine needs Ray: pip install 'ranemu[cluster]'") from None
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address and not ray.is_initialized():
+        _check_reachable(address)
+
+
 def ray_init(address: str | None, workers: int | None, ship_code: bool = False) -> bool:
     """Connect to (or start) Ray; True when this call started the connection (so it shuts it down).
 
@@ -377,7 +412,11 @@ def ray_init(address: str | None, workers: int | None, ship_code: bool = False) 
         else:
             ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise JobError(f"cannot reach Ray at {address or 'a new local instance'}: {one_line(exc)}") from None
+        hint = ""
+        if address and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+            hint = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token and its token "
+                    "(~/.ray/auth_token or RAY_AUTH_TOKEN) here too")
+        raise JobError(f"cannot reach Ray at {address or 'a new local instance'}: {one_line(exc)}{hint}") from None
     return True
 
 
@@ -476,6 +515,8 @@ def run_jobs(jobs: Iterable[Job], run_dir: str | Path, *, engine: str = "local",
     jobs = list(jobs)
     specs = _check_jobs(jobs)
     run_dir = Path(run_dir)
+    if engine == "ray":
+        _ray_precheck(address)
     manifest = _open_run_dir(run_dir, specs, resume, description)
     finished = _load_records(run_dir, specs) if resume else {}
     todo = [s for s in specs if s["key"] not in finished]

@@ -130,3 +130,9 @@ def test_engine_options_pick_ray_when_an_address_is_given(monkeypatch):
         engine_options(parser.parse_args(["--engine", "local", "--address", "10.0.0.2:6379"]))
     with pytest.raises(JobError, match="--workers must be >= 0"):
         engine_options(parser.parse_args(["--workers", "-1"]))
+
+
+def test_a_ray_address_where_nothing_listens_is_one_line_in_seconds(tmp_path):
+    with pytest.raises(JobError, match=r"cannot reach Ray at 127.0.0.1:1 \(.*:1\): ConnectionRefusedError.*ray start --head"):
+        run_jobs(draws([1]), tmp_path / "run", engine="ray", address="127.0.0.1:1", progress=False)
+    assert not (tmp_path / "run").exists()  # checked first: the same command works once a cluster is there
