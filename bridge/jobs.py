@@ -432,6 +432,27 @@ def code_runtime_env() -> dict[str, Any]:
     return {"py_modules": dirs, "excludes": ["__pycache__", "*.pyc"]}
 
 
+_RAY_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
+
+
+def _check_feasible(specs: list[dict], nodes: list[dict]) -> None:
+    """Every job fits on some alive node — Ray would otherwise keep an infeasible task waiting forever."""
+    totals = [n.get("Resources", {}) for n in nodes if n.get("Alive")]
+    for spec in specs:
+        opts = _ray_options(spec["resources"], 0)
+        demand = {_RAY_NAMES[k]: (k, opts[k]) for k in _RAY_NAMES if opts.get(k)}
+        demand.update({name: (name, v) for name, v in (opts.get("resources") or {}).items() if v})
+        if any(all(t.get(r, 0) >= v for r, (_, v) in demand.items()) for t in totals):
+            continue
+        for r, (k, v) in demand.items():
+            largest = max((t.get(r, 0) for t in totals), default=0)
+            if largest < v:
+                raise JobError(f"job {spec['key']} needs {k}={v:g} ({r}); no node of the cluster has that much "
+                               f"(largest: {largest:g})")
+        raise JobError(f"job {spec['key']} needs {', '.join(f'{k}={v:g}' for k, v in demand.values())}; "
+                       "no single node of the cluster has all of that")
+
+
 def _run_ray(todo: list[dict], max_retries: int) -> Iterator[tuple[str, dict]]:
     import ray
     from ray.exceptions import RayError
@@ -515,30 +536,37 @@ def run_jobs(jobs: Iterable[Job], run_dir: str | Path, *, engine: str = "local",
     jobs = list(jobs)
     specs = _check_jobs(jobs)
     run_dir = Path(run_dir)
-    if engine == "ray":
-        _ray_precheck(address)
-    manifest = _open_run_dir(run_dir, specs, resume, description)
-    finished = _load_records(run_dir, specs) if resume else {}
-    todo = [s for s in specs if s["key"] not in finished]
-    by_key = {s["key"]: s for s in specs}
-
-    session: dict[str, Any] = {"engine": engine, "started": _now(), "host": socket.gethostname(),
-                               "version": package_version(), "code": code_digest(), "python": sys.version.split()[0],
-                               "jobs_to_run": len(todo), "resumed": len(finished)}
-    records: dict[str, dict] = dict(finished)
-    n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    session: dict[str, Any] = {"engine": engine, "host": socket.gethostname(), "version": package_version(),
+                               "code": code_digest(), "python": sys.version.split()[0]}
     started_ray = False
-    failed = 0
-    outcome = "interrupted"
-    try:
-        if engine == "ray" and todo:
-            started_ray = ray_init(address, workers, ship_code)
+    if engine == "ray":  # connected, and every job placeable, before the run folder is made
+        _ray_precheck(address)
+        started_ray = ray_init(address, workers, ship_code)
+        try:
             import ray
 
-            session["address"] = address or os.environ.get("RAY_ADDRESS") or "local"
-            session["ship_code"] = ship_code
-            session["nodes"] = [f"{n['NodeManagerAddress']}/{n['NodeID'][:12]} cpus={n['Resources'].get('CPU', 0):g}"
-                                for n in ray.nodes() if n.get("Alive")]
+            nodes = ray.nodes()
+            _check_feasible(specs, nodes)
+        except BaseException:
+            if started_ray:
+                ray.shutdown()
+            raise
+        session["address"] = address or os.environ.get("RAY_ADDRESS") or "local"
+        session["ship_code"] = ship_code
+        session["nodes"] = [f"{n['NodeManagerAddress']}/{n['NodeID'][:12]} cpus={n['Resources'].get('CPU', 0):g}"
+                            for n in nodes if n.get("Alive")]
+    failed = 0
+    outcome = "interrupted"
+    manifest: dict | None = None
+    try:
+        manifest = _open_run_dir(run_dir, specs, resume, description)
+        finished = _load_records(run_dir, specs) if resume else {}
+        todo = [s for s in specs if s["key"] not in finished]
+        by_key = {s["key"]: s for s in specs}
+        session.update(started=_now(), jobs_to_run=len(todo), resumed=len(finished))
+        records: dict[str, dict] = dict(finished)
+        n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
+        if engine == "ray":
             stream = _run_ray(todo, max_retries)
         elif n_workers == 0 or len(todo) <= 1:
             session["workers"] = 0
@@ -565,7 +593,8 @@ def run_jobs(jobs: Iterable[Job], run_dir: str | Path, *, engine: str = "local",
     finally:
         session.update(finished=_now(), outcome=outcome, failed=failed)
         try:
-            _write_json(run_dir / MANIFEST, manifest)
+            if manifest is not None and session in manifest["sessions"]:
+                _write_json(run_dir / MANIFEST, manifest)
         finally:
             if started_ray:
                 import ray

@@ -143,3 +143,13 @@ def test_ctrl_c_cancels_ray_tasks_and_resume_runs_each_missing_job_once(connecte
     assert all(done.rows[f"s{s}"] == job_fns.draw(s) for s in range(6))
     sessions = json.loads((run_dir / "manifest.json").read_text())["sessions"]
     assert [s["outcome"] for s in sessions] == ["interrupted", "done"]
+
+
+def test_a_job_no_node_can_hold_is_refused_before_anything_runs(connected, tmp_path):
+    from bridge.jobs import JobError
+
+    jobs = [Job(key="small", fn="bridge.jobs:echo", kwargs={}),
+            Job(key="big", fn="bridge.jobs:echo", kwargs={}, resources={"num_cpus": 4})]
+    with pytest.raises(JobError, match=r"job big needs num_cpus=4 \(CPU\); no node of the cluster has that much \(largest: 1\)"):
+        run_jobs(jobs, tmp_path / "run", engine="ray", progress=False)
+    assert not (tmp_path / "run").exists()
