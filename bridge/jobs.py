@@ -398,6 +398,18 @@ def ray_init(address: str | None, workers: int | None, ship_code: bool = False) 
     except ImportError:
         raise JobError("the ray engine needs Ray: pip install 'ranemu[cluster]'") from None
     if ray.is_initialized():
+        wanted = address or os.environ.get("RAY_ADDRESS") or None
+        if wanted and wanted not in ("auto", "local") and not wanted.startswith("ray://"):
+            from ray._private import services
+
+            current = ray.get_runtime_context().gcs_address
+            try:
+                target = services.canonicalize_bootstrap_address(wanted)
+            except (ConnectionError, ValueError):
+                target = wanted
+            if target != current:
+                raise JobError(f"this process is already connected to Ray at {current}, not {wanted}; "
+                               "call ray.shutdown() first or leave the address out")
         if ship_code:
             raise JobError("ship_code needs run_jobs to open the Ray connection; this process is already "
                            "connected (ray.init) — pass runtime_env=bridge.jobs.code_runtime_env() to ray.init instead")

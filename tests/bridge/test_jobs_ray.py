@@ -36,6 +36,8 @@ def cluster():
         mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # for the Ray processes started below
         mp.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)  # for this (driver) process
         mp.delenv("RAY_ADDRESS", raising=False)
+        if ray.is_initialized():  # another module's connection would take our jobs elsewhere
+            ray.shutdown()
         c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
                                                           "node_ip_address": "127.0.0.1"})
         try:
@@ -152,4 +154,7 @@ def test_a_job_no_node_can_hold_is_refused_before_anything_runs(connected, tmp_p
             Job(key="big", fn="bridge.jobs:echo", kwargs={}, resources={"num_cpus": 4})]
     with pytest.raises(JobError, match=r"job big needs num_cpus=4 \(CPU\); no node of the cluster has that much \(largest: 1\)"):
         run_jobs(jobs, tmp_path / "run", engine="ray", progress=False)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(JobError, match=r"already connected to Ray at 127.0.0.1:\d+, not 127.0.0.1:1;"):
+        run_jobs(jobs[:1], tmp_path / "run", engine="ray", address="127.0.0.1:1", progress=False)
     assert not (tmp_path / "run").exists()
