@@ -84,10 +84,12 @@ class PeakRss:
         self._thread.join()
 
 
-def job_overhead(run_dir: Path, wall: float, cpus: int) -> tuple[float, float]:
+def job_overhead(run_dir: Path, wall: float, cpus: int) -> tuple[float, float, float]:
+    """(wall × CPUs − Σ job wall) / jobs, Σ job wall, Σ job CPU seconds (from the job records)."""
     recs = [json.loads(p.read_text()) for p in (run_dir / "jobs").glob("*.json")]
     busy = sum(r.get("wall_s", 0.0) for r in recs)
-    return (wall * cpus - busy) / max(1, len(recs)), busy
+    cpu = sum(r.get("cpu_s", 0.0) for r in recs)
+    return (wall * cpus - busy) / max(1, len(recs)), busy, cpu
 
 
 def main() -> None:
@@ -117,9 +119,9 @@ def main() -> None:
     local = run_sweep(SCENARIO, params, policies, tmp / "local", workers=args.workers, seeds=seeds, progress=False)
     local_wall = time.perf_counter() - t0
     n = len(local.results.rows) + len(local.results.errors)
-    ovh, busy = job_overhead(local.out, local_wall, args.workers)
+    ovh, busy, cpu = job_overhead(local.out, local_wall, args.workers)
     print(f"local, {args.workers} processes: {n} jobs ({len(local.results.errors)} failed) in {local_wall:.1f} s; "
-          f"job time {busy:.1f} s; overhead per job {ovh * 1e3:.0f} ms")
+          f"job wall {busy:.1f} s, job CPU {cpu:.1f} s; overhead per job {ovh * 1e3:.0f} ms; load {os.getloadavg()[0]:.1f}")
 
     with PeakRss() as mem:
         t0 = time.perf_counter()
@@ -134,7 +136,8 @@ def main() -> None:
             remote = run_sweep(SCENARIO, params, policies, tmp / "ray", engine="ray", address=cluster.address,
                                seeds=seeds, progress=False)
             ray_wall = time.perf_counter() - t0
-            ovh_r, busy_r = job_overhead(remote.out, ray_wall, cpus)
+            ovh_r, busy_r, cpu_r = job_overhead(remote.out, ray_wall, cpus)
+            load_r = os.getloadavg()[0]
             noop = [Job(key=f"n{i}", fn="bridge.jobs:echo", kwargs={"i": i}) for i in range(200)]
             t0 = time.perf_counter()
             run_jobs(noop, tmp / "noop", engine="ray", address=cluster.address, progress=False)
@@ -146,7 +149,8 @@ def main() -> None:
     same = (local.out / "sweep.csv").read_bytes() == (remote.out / "sweep.csv").read_bytes()
     nodes = {json.loads(p.read_text())["node"] for p in (remote.out / "jobs").glob("*.json")}
     print(f"ray, 2 nodes x {args.cpus_per_node} CPU: cluster start {start_s:.1f} s; {n} jobs in {ray_wall:.1f} s "
-          f"on {len(nodes)} nodes; job time {busy_r:.1f} s; overhead per job {ovh_r * 1e3:.0f} ms")
+          f"on {len(nodes)} nodes; job wall {busy_r:.1f} s, job CPU {cpu_r:.1f} s; overhead per job {ovh_r * 1e3:.0f} ms; "
+          f"load {load_r:.1f}")
     print(f"ray no-op jobs: 200 in {noop_wall:.1f} s = {noop_wall / 200 * 1e3:.1f} ms per job (incl. connect)")
     print(f"sweep.csv identical on both engines: {same}")
     print(f"peak RSS of the Ray processes: {mem.peak_kib / 1024:.0f} MiB over {mem.peak_procs} processes")

@@ -256,12 +256,14 @@ def cmd_experiment(args) -> int:
     """Run a registered experiment: its `main(argv) -> int` gets the remaining arguments."""
     found = experiment_entry_points()
     known = ", ".join(sorted(found)) or "none installed"
-    if args.list or not args.name:
+    if args.list:
         if not found:
-            print("no experiments installed (they come with ranemu's agents: pip install -e '.[agents]')")
+            print(f"no experiments installed (packages register them in the {EXPERIMENTS_GROUP} entry-point group)")
         for name in sorted(found):
             print(f"{name}  ({found[name].value})")
-        return 0 if args.list else 2
+        return 0
+    if not args.name:
+        raise RanemuError(f"name an experiment: ranemu experiment NAME [ARGS...]; known: {known}")
     if args.name not in found:
         raise RanemuError(f"unknown experiment {args.name!r}; known: {known}")
     try:

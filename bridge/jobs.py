@@ -352,6 +352,41 @@ def _ray_options(resources: dict | None, max_retries: int) -> dict[str, Any]:
     return opts
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, with one line, where ray.init would retry for minutes: nothing listens there.
+
+    Checks the address Ray itself will dial (``auto`` read from this machine's latest cluster,
+    localhost mapped as Ray maps it). Ray Client addresses (``ray://``) are left to Ray.
+    """
+    if address.startswith("ray://"):
+        return
+    from ray._private import services
+
+    try:
+        target = services.canonicalize_bootstrap_address(address)
+    except (ConnectionError, ValueError) as exc:
+        raise JobError(f"no Ray cluster at {address!r}: {one_line(exc)}") from None
+    if target is None:
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        raise JobError(f"cannot reach Ray at {address} ({target}): {one_line(exc)}; "
+                       "is `ray start --head` running there, and is the port open?") from None
+
+
+def _ray_precheck(address: str | None) -> None:
+    """Ray importable and the cluster reachable — checked before the run folder is made."""
+    try:
+        import ray
+    except ImportError:
+        raise JobError("the ray engine needs Ray: pip install 'ranemu[cluster]'") from None
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address and not ray.is_initialized():
+        _check_reachable(address)
+
+
 def ray_init(address: str | None, workers: int | None, ship_code: bool = False) -> bool:
     """Connect to (or start) Ray; True when this call started the connection (so it shuts it down).
 
@@ -363,6 +398,18 @@ def ray_init(address: str | None, workers: int | None, ship_code: bool = False) 
     except ImportError:
         raise JobError("the ray engine needs Ray: pip install 'ranemu[cluster]'") from None
     if ray.is_initialized():
+        wanted = address or os.environ.get("RAY_ADDRESS") or None
+        if wanted and wanted not in ("auto", "local") and not wanted.startswith("ray://"):
+            from ray._private import services
+
+            current = ray.get_runtime_context().gcs_address
+            try:
+                target = services.canonicalize_bootstrap_address(wanted)
+            except (ConnectionError, ValueError):
+                target = wanted
+            if target != current:
+                raise JobError(f"this process is already connected to Ray at {current}, not {wanted}; "
+                               "call ray.shutdown() first or leave the address out")
         if ship_code:
             raise JobError("ship_code needs run_jobs to open the Ray connection; this process is already "
                            "connected (ray.init) — pass runtime_env=bridge.jobs.code_runtime_env() to ray.init instead")
@@ -377,7 +424,11 @@ def ray_init(address: str | None, workers: int | None, ship_code: bool = False) 
         else:
             ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise JobError(f"cannot reach Ray at {address or 'a new local instance'}: {one_line(exc)}") from None
+        hint = ""
+        if address and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+            hint = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token and its token "
+                    "(~/.ray/auth_token or RAY_AUTH_TOKEN) here too")
+        raise JobError(f"cannot reach Ray at {address or 'a new local instance'}: {one_line(exc)}{hint}") from None
     return True
 
 
@@ -391,6 +442,27 @@ def code_runtime_env() -> dict[str, Any]:
         if spec is not None and spec.submodule_search_locations:
             dirs.append(str(Path(list(spec.submodule_search_locations)[0])))
     return {"py_modules": dirs, "excludes": ["__pycache__", "*.pyc"]}
+
+
+_RAY_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
+
+
+def _check_feasible(specs: list[dict], nodes: list[dict]) -> None:
+    """Every job fits on some alive node — Ray would otherwise keep an infeasible task waiting forever."""
+    totals = [n.get("Resources", {}) for n in nodes if n.get("Alive")]
+    for spec in specs:
+        opts = _ray_options(spec["resources"], 0)
+        demand = {_RAY_NAMES[k]: (k, opts[k]) for k in _RAY_NAMES if opts.get(k)}
+        demand.update({name: (name, v) for name, v in (opts.get("resources") or {}).items() if v})
+        if any(all(t.get(r, 0) >= v for r, (_, v) in demand.items()) for t in totals):
+            continue
+        for r, (k, v) in demand.items():
+            largest = max((t.get(r, 0) for t in totals), default=0)
+            if largest < v:
+                raise JobError(f"job {spec['key']} needs {k}={v:g} ({r}); no node of the cluster has that much "
+                               f"(largest: {largest:g})")
+        raise JobError(f"job {spec['key']} needs {', '.join(f'{k}={v:g}' for k, v in demand.values())}; "
+                       "no single node of the cluster has all of that")
 
 
 def _run_ray(todo: list[dict], max_retries: int) -> Iterator[tuple[str, dict]]:
@@ -476,28 +548,37 @@ def run_jobs(jobs: Iterable[Job], run_dir: str | Path, *, engine: str = "local",
     jobs = list(jobs)
     specs = _check_jobs(jobs)
     run_dir = Path(run_dir)
-    manifest = _open_run_dir(run_dir, specs, resume, description)
-    finished = _load_records(run_dir, specs) if resume else {}
-    todo = [s for s in specs if s["key"] not in finished]
-    by_key = {s["key"]: s for s in specs}
-
-    session: dict[str, Any] = {"engine": engine, "started": _now(), "host": socket.gethostname(),
-                               "version": package_version(), "code": code_digest(), "python": sys.version.split()[0],
-                               "jobs_to_run": len(todo), "resumed": len(finished)}
-    records: dict[str, dict] = dict(finished)
-    n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    session: dict[str, Any] = {"engine": engine, "host": socket.gethostname(), "version": package_version(),
+                               "code": code_digest(), "python": sys.version.split()[0]}
     started_ray = False
-    failed = 0
-    outcome = "interrupted"
-    try:
-        if engine == "ray" and todo:
-            started_ray = ray_init(address, workers, ship_code)
+    if engine == "ray":  # connected, and every job placeable, before the run folder is made
+        _ray_precheck(address)
+        started_ray = ray_init(address, workers, ship_code)
+        try:
             import ray
 
-            session["address"] = address or os.environ.get("RAY_ADDRESS") or "local"
-            session["ship_code"] = ship_code
-            session["nodes"] = [f"{n['NodeManagerAddress']}/{n['NodeID'][:12]} cpus={n['Resources'].get('CPU', 0):g}"
-                                for n in ray.nodes() if n.get("Alive")]
+            nodes = ray.nodes()
+            _check_feasible(specs, nodes)
+        except BaseException:
+            if started_ray:
+                ray.shutdown()
+            raise
+        session["address"] = address or os.environ.get("RAY_ADDRESS") or "local"
+        session["ship_code"] = ship_code
+        session["nodes"] = [f"{n['NodeManagerAddress']}/{n['NodeID'][:12]} cpus={n['Resources'].get('CPU', 0):g}"
+                            for n in nodes if n.get("Alive")]
+    failed = 0
+    outcome = "interrupted"
+    manifest: dict | None = None
+    try:
+        manifest = _open_run_dir(run_dir, specs, resume, description)
+        finished = _load_records(run_dir, specs) if resume else {}
+        todo = [s for s in specs if s["key"] not in finished]
+        by_key = {s["key"]: s for s in specs}
+        session.update(started=_now(), jobs_to_run=len(todo), resumed=len(finished))
+        records: dict[str, dict] = dict(finished)
+        n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
+        if engine == "ray":
             stream = _run_ray(todo, max_retries)
         elif n_workers == 0 or len(todo) <= 1:
             session["workers"] = 0
@@ -524,7 +605,8 @@ def run_jobs(jobs: Iterable[Job], run_dir: str | Path, *, engine: str = "local",
     finally:
         session.update(finished=_now(), outcome=outcome, failed=failed)
         try:
-            _write_json(run_dir / MANIFEST, manifest)
+            if manifest is not None and session in manifest["sessions"]:
+                _write_json(run_dir / MANIFEST, manifest)
         finally:
             if started_ray:
                 import ray

@@ -130,3 +130,19 @@ def test_engine_options_pick_ray_when_an_address_is_given(monkeypatch):
         engine_options(parser.parse_args(["--engine", "local", "--address", "10.0.0.2:6379"]))
     with pytest.raises(JobError, match="--workers must be >= 0"):
         engine_options(parser.parse_args(["--workers", "-1"]))
+
+
+def test_a_ray_address_where_nothing_listens_is_one_line_in_seconds(tmp_path):
+    with pytest.raises(JobError, match=r"cannot reach Ray at 127.0.0.1:1 \(.*:1\): ConnectionRefusedError.*ray start --head"):
+        run_jobs(draws([1]), tmp_path / "run", engine="ray", address="127.0.0.1:1", progress=False)
+    assert not (tmp_path / "run").exists()  # checked first: the same command works once a cluster is there
+
+
+def test_job_resources_become_ray_task_options():
+    from bridge.jobs import _ray_options
+
+    assert _ray_options(None, 3) == {"max_retries": 3, "retry_exceptions": False, "num_cpus": 1}
+    assert _ray_options({"num_cpus": 2, "num_gpus": 0.5, "memory": 2**30, "licence": 1}, 0) == {
+        "max_retries": 0, "retry_exceptions": False, "num_cpus": 2, "num_gpus": 0.5, "memory": 2**30,
+        "resources": {"licence": 1}}
+    assert _ray_options({"num_gpus": 1}, 3)["num_cpus"] == 1  # a CPU too, unless said otherwise

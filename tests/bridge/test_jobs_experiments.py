@@ -42,6 +42,9 @@ def test_unknown_broken_and_listed_experiments(registered, capsys):
     err = capsys.readouterr().err
     assert err.startswith("ranemu: error: experiment 'broken' (tests.bridge.no_such_module:main) cannot be loaded")
     assert err.count("\n") == 1
+    assert main(["experiment"]) == 2
+    assert capsys.readouterr().err == ("ranemu: error: name an experiment: ranemu experiment NAME [ARGS...]; "
+                                       "known: broken, tiny\n")
     assert main(["experiment", "--list"]) == 0
     assert capsys.readouterr().out.splitlines() == ["broken  (tests.bridge.no_such_module:main)",
                                                     "tiny  (tests.bridge.job_fns:tiny_experiment)"]
@@ -50,6 +53,7 @@ def test_unknown_broken_and_listed_experiments(registered, capsys):
 
 def test_the_cli_and_the_job_runner_do_not_import_agents():
     code = ("import sys; from bridge.cli import main; import bridge.jobs, bridge.sweep; "
+            "bridge.jobs.code_digest(); bridge.jobs.code_runtime_env(); "
             "main(['experiment', '--list']); "
             "sys.exit(1 if any(m == 'agents' or m.startswith('agents.') for m in sys.modules) else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

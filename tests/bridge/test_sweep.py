@@ -169,3 +169,15 @@ def test_ctrl_c_leaves_a_resumable_folder_and_resume_adds_each_missing_row_once(
     assert list(df["mec.num_devices"]) == list(range(2, 8)) and df["job"].is_unique and (df["error"] == "").all()
     for key in kept:  # finished before Ctrl-C: kept as they were, not run again
         assert json.loads((out / "jobs" / f"{key}.json").read_text()) == before[key]
+
+
+def test_a_ran_point_row_is_the_same_twice_without_its_wall_clock_profile():
+    from pathlib import Path
+
+    from bridge.sweep import run_point
+
+    quick = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml"
+    sc = load_scenario(quick, {"output.traces": False, "output.report": False}).model_dump(mode="json")
+    first, second = run_point(sc, 1.0), run_point(sc, 1.0)
+    assert first == second and first["simulated_s"] == pytest.approx(1.0)
+    assert any(k.startswith("ran.") for k in first) and not [k for k in first if "profile" in k]
