@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.config import Scenario, located
+from emulator.config import MAX_DURATION_S, Scenario, located
 from emulator.emulation import Emulation, make_run_dir
 from emulator.errors import ConfigError, RanemuError
 
@@ -146,8 +146,10 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    run_dir = make_run_dir(scenario, out_base)
     horizon = scenario.duration if until is None else float(until)
+    if not 0 < horizon <= MAX_DURATION_S:  # the bound of `duration` holds for --until too
+        raise RanemuError(f"--until {horizon:g}: expected a simulated time in (0, {MAX_DURATION_S:g}] s")
+    run_dir = make_run_dir(scenario, out_base)
     agent_bridge = None
     try:
         emu = Emulation(scenario, run_dir)
