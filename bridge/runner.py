@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.config import Scenario, located
+from emulator.config import MAX_DURATION_S, Scenario, located
 from emulator.emulation import Emulation, make_run_dir
 from emulator.errors import ConfigError, RanemuError
 
@@ -48,7 +48,7 @@ class _StopFlag:
     def __init__(self):
         self.requested = False
         self.shutting_down = False
-        self.env = None  # the clock to stop at its next event (set once the emulation exists)
+        self.emu = None  # whose clock to stop at its next event (its env: a RESET builds a new one)
         self._alarm_prev = None
 
     def __call__(self, signum, frame):
@@ -59,7 +59,7 @@ class _StopFlag:
             raise KeyboardInterrupt()
         self.requested = True
         log.warning("signal %d: stopping at the next event boundary (again to stop at once)", signum)
-        env = self.env
+        env = getattr(self.emu, "env", None)
         if env is not None:
             ev = env.event()
             ev.callbacks.append(_raise_stop)
@@ -79,7 +79,8 @@ class _StopFlag:
             raise _StopRequested()
 
     def shutdown(self) -> None:
-        """From here on signals are ignored (the watchdog too) until `restore`."""
+        """From here on signals are ignored and the watchdog is off (run_scenario then restores the
+        previous handlers once summary.json is written)."""
         self.shutting_down = True
         if hasattr(signal, "setitimer"):
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -146,8 +147,10 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    run_dir = make_run_dir(scenario, out_base)
     horizon = scenario.duration if until is None else float(until)
+    if not 0 < horizon <= MAX_DURATION_S:  # the bound of `duration` holds for --until too
+        raise RanemuError(f"--until {horizon:g}: expected a simulated time in (0, {MAX_DURATION_S:g}] s")
+    run_dir = make_run_dir(scenario, out_base)
     agent_bridge = None
     try:
         emu = Emulation(scenario, run_dir)
@@ -170,7 +173,7 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
     clock_ran = False
     failed: BaseException | None = None
     stop = _StopFlag()
-    stop.env = emu.env
+    stop.emu = emu
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     chunk = min(CHUNK_S, horizon / 200.0)  # the horizon is positive: validated duration, or --until > 0
     t0 = time.monotonic()
@@ -183,7 +186,6 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
         clock_ran = True
 
         def tick(now: float) -> None:
-            stop.env = emu.env  # a RESET builds a new clock
             stop.check()
 
         if progress:

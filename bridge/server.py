@@ -445,7 +445,10 @@ class AgentBridge:
             self._answers.clear()
             self._resolved.clear()
             self._indicated.clear()
-            self._rt_inbox.clear()
+            while self._rt_inbox:  # real-time CONTROLs not applied yet: answers to the old world
+                identity, msg, _ = self._rt_inbox.popleft()
+                self._fail(identity, Code.STALE, f"step {msg['step']} of world {self._world} is over: a RESET "
+                                                 f"started world {self._world + 1}", None, int(msg["step"]))
             self._counters.resets += 1
             self._world += 1
             raise ResetRequested(seed)

@@ -128,13 +128,16 @@ class AgentsConfig(StrictModel):
         return self
 
 
+# Upper bound of a run's simulated time: at 1e9 s (31 years) float64 still resolves simulated time
+# to ~1e-7 s, far below the shortest TTI; much later `t + TTI == t` and the clock would stand still.
+MAX_DURATION_S = 1e9
+
+
 class Scenario(StrictModel):
     name: str = Field("scenario", pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     seed: int = Field(1, ge=0, le=2**63 - 1)
-    # Upper bound: at 1e9 s (31 years) float64 still resolves simulated time to ~1e-7 s, far below
-    # the shortest TTI; much later `t + TTI == t` and the clock would stand still.
-    duration: float = Field(10.0, gt=0, le=1e9, description="simulated seconds")
+    duration: float = Field(10.0, gt=0, le=MAX_DURATION_S, description="simulated seconds")
     episode_steps: int | None = Field(None, ge=1, description="decision steps per episode; none = one episode")
     clock: ClockConfig = Field(default_factory=ClockConfig)
     topology: TopologyConfig = Field(default_factory=TopologyConfig)

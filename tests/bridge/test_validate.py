@@ -115,3 +115,10 @@ def test_agents_that_never_attach_leave_a_folder_marked_failed_without_a_report(
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "failed" and "timed out" in summary["error"] and summary["simulated_s"] == 0
     assert not list(run_dir.rglob("*.png"))  # no report that would look like a finished zero-length run
+
+
+def test_until_beyond_the_clock_resolution_is_refused_before_a_folder_is_made(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["run", str(SCEN / "quickstart.yaml"), "--until", "1e13", "--quiet", "--out", str(out)]) == 2
+    assert "--until 1e+13: expected a simulated time in (0, 1e+09] s" in capsys.readouterr().err
+    assert not out.exists()
