@@ -37,6 +37,7 @@ METRICS = ("coupling_gain_db", "geometry_sir_db", "geometry_sinr_db")
 # geometry ±0.75 dB around the companies' mean; the companies' own min–max is reported as well.
 TOLERANCE_DB = {"coupling_gain_db": 3.0, "geometry_sir_db": 0.75, "geometry_sinr_db": 0.75}
 CHECK_PERCENTILES = (5, 50, 95)
+BOOTSTRAP_RESAMPLES = 200
 
 SETUPS = {
     "WINNER+ C2": {"pathloss": "winner_c2"},
@@ -72,7 +73,7 @@ class CalibrationResult:
     """Per-UE values pooled over all drops, and how they were produced."""
 
     name: str
-    values: dict[str, np.ndarray]  # METRICS -> (drops·ues,) dB
+    values: dict[str, np.ndarray]  # METRICS -> (drops·ues,) dB, drop after drop
     drops: int
     ues_per_drop: int
     seed: int
@@ -81,16 +82,33 @@ class CalibrationResult:
     def percentiles(self, q=PERCENTILES) -> dict[str, np.ndarray]:
         return {k: np.percentile(v, q) for k, v in self.values.items()}
 
+    def confidence_intervals(self, q=PERCENTILES, resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, np.ndarray]:
+        """95 % bootstrap CI of each percentile, resampling whole drops (drops are independent, UEs of a drop are not).
+
+        Returns METRICS -> (2, len(q)) [low; high]. Seeded from the run's seed, so it is reproducible.
+        """
+        rng = np.random.default_rng([self.seed, self.drops])
+        out = {}
+        for k, v in self.values.items():
+            per_drop = v.reshape(self.drops, self.ues_per_drop)
+            boots = np.empty((resamples, len(q)))
+            for b in range(resamples):
+                boots[b] = np.percentile(per_drop[rng.integers(0, self.drops, self.drops)], q)
+            out[k] = np.percentile(boots, [2.5, 97.5], axis=0)
+        return out
+
     def differences(self) -> list[dict]:
         """One row per metric and reference percentile: ranemu, 3GPP mean / min / max, ranemu − mean, verdicts."""
         ref = REFERENCE[self.name]
         ours = self.percentiles()
+        ci = self.confidence_intervals()
         rows = []
         for k in METRICS:
             for i, q in enumerate(PERCENTILES):
                 mean, lo, hi = (ref[k][s][i] for s in ("mean", "min", "max"))
                 v = float(ours[k][i])
-                rows.append({"metric": k, "percentile": q, "ranemu_db": v, "ref_mean_db": mean, "ref_min_db": lo,
+                rows.append({"metric": k, "percentile": q, "ranemu_db": v, "ranemu_ci95_low_db": float(ci[k][0, i]),
+                             "ranemu_ci95_high_db": float(ci[k][1, i]), "ref_mean_db": mean, "ref_min_db": lo,
                              "ref_max_db": hi, "diff_db": v - mean, "within_company_range": lo <= v <= hi,
                              "within_tolerance": abs(v - mean) <= TOLERANCE_DB[k]})
         return rows
@@ -161,7 +179,7 @@ def write_calibration(result: CalibrationResult, out_dir) -> list[Path]:
         ax.set_ylabel("CDF")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left")
         ax.set_title(f"TR 38.901 phase-1 calibration, {result.name}", fontsize=10)
         fig.tight_layout()
         p = out / f"{k.removesuffix('_db')}_cdf.png"
@@ -184,7 +202,8 @@ def summary_lines(result: CalibrationResult) -> list[str]:
     lines = [f"{result.name}: {result.drops} drops × {result.ues_per_drop} UEs, seed {result.seed}, {result.wall_s:.1f} s"]
     for r in result.differences():
         if r["percentile"] in CHECK_PERCENTILES:
-            lines.append(f"  {r['metric']:18s} {r['percentile']:3d} %: ranemu {r['ranemu_db']:8.2f}  3GPP mean "
+            lines.append(f"  {r['metric']:18s} {r['percentile']:3d} %: ranemu {r['ranemu_db']:8.2f} "
+                         f"[{r['ranemu_ci95_low_db']:.2f}, {r['ranemu_ci95_high_db']:.2f}]  3GPP mean "
                          f"{r['ref_mean_db']:8.2f}  diff {r['diff_db']:+6.2f}  companies [{r['ref_min_db']:.2f}, "
                          f"{r['ref_max_db']:.2f}]  {'ok' if r['within_tolerance'] else 'OUTSIDE ±' + str(TOLERANCE_DB[r['metric']])}")
     return lines

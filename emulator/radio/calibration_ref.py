@@ -12,6 +12,10 @@ Cross-check: the means agree with the "median of all 3GPP calibration results" Q
 Metrics (3GPP definitions, TR 38.901 §7.8.1): coupling gain to the serving cell [dB] (path loss, shadowing,
 O2I loss and antenna gains; negative), geometry SIR [dB] (serving over the sum of all other cells, no noise)
 and geometry SINR [dB] (with thermal noise over 20 MHz, UE noise figure 9 dB).
+
+Caveat (UMa SINR): SINR ≤ SNR = coupling gain + 135.99 dB at 44 dBm / 20 MHz / NF 9 dB, so the UMa mean
+coupling gain bounds the 5 % SINR by −14.28 dB, yet the published UMa mean 5 % SINR is −9.36 dB: the companies'
+UMa SINR curves do not share one power/noise normalisation with their coupling-gain curves (UMi is consistent).
 """
 from __future__ import annotations
 
