@@ -213,6 +213,26 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def cmd_replay(args) -> int:
+    """Replay a run folder unpaced with its recorded decisions; compare every trace bit for bit."""
+    from bridge.replay import replay
+
+    result = replay(args.run_dir, point=args.point, policy=args.policy, agent=args.agent,
+                    from_step=args.from_step, out=args.out, progress=not args.quiet)
+    checked = ", ".join(f"{name} ({rows} rows)" for name, rows in result.traces.items())
+    if result.out_dir is not None:
+        print(f"what-if run: {result.out_dir}")
+        print(f"{result.substituted} substituted from t={result.first_substituted_time} s; "
+              + (f"first departure from the recording: {result.divergence}" if result.divergence
+                 else "the traces did not depart from the recording"))
+        return 0
+    if result.divergence is not None:
+        print(f"replay diverges: {result.divergence}")
+        return 1
+    print(f"replay identical bit for bit: {checked} ({result.wall_s:.2f} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ranemu", description=__doc__.split(":")[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
@@ -267,6 +287,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--until", type=_positive_float)
     sp.add_argument("--out")
     sp.set_defaults(func=cmd_sweep)
+
+    sp = sub.add_parser("replay", help="re-run a run folder with its recorded decisions; check traces bit for bit")
+    sp.add_argument("run_dir", metavar="RUN_DIR")
+    sp.add_argument("--point", help="control point whose decisions a substitute makes (writes a new run folder)")
+    sp.add_argument("--policy", help="substitute: a built-in policy of that point, e.g. equal")
+    sp.add_argument("--agent", metavar="COMMAND",
+                    help="substitute: an agent command line ({python}, {endpoint}, {role} are filled in)")
+    sp.add_argument("--from-step", type=_nonneg_int, default=0, metavar="N",
+                    help="substitute from this decision step of the point on (default 0)")
+    sp.add_argument("--out", help="base folder for the what-if run folder (default: beside RUN_DIR)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_replay)
 
     sp = sub.add_parser("keys", help="make a CURVE key pair for authenticated (non-loopback) agents")
     sp.add_argument("dir")

@@ -26,7 +26,8 @@ from bridge import protocol as P
 from bridge.protocol import Code, MsgType, ProtocolError
 from bridge.supervisor import Supervisor
 from emulator.config import AgentsConfig
-from emulator.control import Indication
+from emulator.control import ControlPoint, Indication
+from emulator.decisions import AGENT, FALLBACK, INVALID, STALE
 from emulator.emulation import DEFERRED, Emulation, PolicyDecider, ResetRequested
 from emulator.errors import ActionError, RanemuError
 
@@ -60,6 +61,11 @@ def is_local_endpoint(endpoint: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # '*', an interface name or a host name: not provably loopback
+
+
+def rt_poll_period(emu: Emulation) -> float:
+    """Simulated seconds between real-time polls: at least once per TTI and every wall millisecond."""
+    return min(emu.tti, 1e-3 * emu.scenario.clock.realtime_factor)
 
 
 class _Ring:
@@ -163,6 +169,8 @@ class AgentBridge:
         self._answers: dict[str, Any] = {}
         self._resolved: dict[str, tuple[int, str]] = {}
         self._indicated: dict[str, int] = {}
+        self._missed: dict[str, _Await] = {}  # per point, the last decision it missed: a stale row's timing
+        self._prov: dict[str, tuple[str, str, float, float]] = {}  # lockstep answers of this round
         self._rt_inbox: deque[tuple[bytes, dict, float]] = deque()
         self._rt_env = None
         self._exited_pids: deque[int] = deque()
@@ -357,6 +365,7 @@ class AgentBridge:
         else:
             self._serve(0.0)
         self._raise_if_reset()
+        self._prov.clear()
         by_session: dict[_Session, list[Indication]] = {}
         local: list[Indication] = []
         for ind in indications:
@@ -407,6 +416,7 @@ class AgentBridge:
             out[point] = None
             self._points[point].fallbacks += 1
             self._resolved[point] = (aw.step, "missed")
+            self._missed[point] = aw
             log.info("agent %s missed the %g ms deadline for %s step %d", aw.session.name,
                      deadline_s * 1e3, point, aw.step)
         self._await.clear()
@@ -414,6 +424,11 @@ class AgentBridge:
         self._answers.clear()
         self._raise_if_reset()
         return out
+
+    def provenance(self, cp: ControlPoint) -> tuple[str, str, float, float]:
+        """Where this round's action for `cp` came from (the emulation's decisions trace asks)."""
+        prov = self._prov.get(cp.name)
+        return prov if prov is not None else self._local.provenance(cp)
 
     def _deadline_s(self, emu: Emulation) -> float:
         d = self.cfg.deadline_ms * 1e-3
@@ -442,13 +457,14 @@ class AgentBridge:
     def _ensure_rt_poller(self, emu: Emulation) -> None:
         if self._rt_env is not emu.env:  # the first round, or a fresh world after reset()
             self._rt_env = emu.env
+            emu.decision_log.poll_period_s = rt_poll_period(emu)  # replay runs the same poll
             emu.env.process(self._rt_poll(emu, emu.env))
 
     def _rt_poll(self, emu: Emulation, env):
-        # Poll at least once per TTI and at least every wall millisecond.
-        period = min(emu.tti, 1e-3 * emu.scenario.clock.realtime_factor)
+        period = rt_poll_period(emu)
         while not self.closed and emu.env is env:
             yield env.timeout(period)
+            emu.decision_log.new_slot()  # actions applied by this poll form one slot of the trace
             with self._lock:
                 self._rt_service(emu)
 
@@ -468,8 +484,10 @@ class AgentBridge:
         cp = emu.control_points.get(point)
         if cp is not None:
             cp.fallback(emu.fallback_mode)
+            emu.decision_log.record(point, aw.step, emu.env.now, FALLBACK, emu.fallback_mode, cp.current_action)
         self._points[point].fallbacks += 1
         self._resolved[point] = (aw.step, "missed")
+        self._missed[point] = aw
 
     # -- message handling -------------------------------------------------------------------------
     def _keep(self) -> None:
@@ -651,20 +669,25 @@ class AgentBridge:
                 continue
             aw = self._await.get(role)
             if aw is None or aw.step != step:
-                self._late_or_unknown(identity, sess, role, step, aw)
+                self._late_or_unknown(identity, sess, role, step, aw, action, t_recv)
                 continue
             cp = emu.control_points[role]
-            self._rtt.add((t_recv - aw.sent) * 1e3)
+            rtt_ms = (t_recv - aw.sent) * 1e3
+            self._rtt.add(rtt_ms)
+            late_ms = max(0.0, t_recv - aw.deadline) * 1e3
             del self._await[role]
             if emu.realtime:
                 try:
-                    cp.apply(action)  # counts applied/invalid itself
+                    arr = cp.apply(action)  # counts applied/invalid itself
                 except ActionError as exc:
+                    emu.decision_log.record(role, step, emu.env.now, INVALID, sess.name, action, rtt_ms, late_ms)
                     self._points[role].invalid += 1
                     self._resolved[role] = (step, "invalid")
                     self._fail(identity, Code.INVALID_ACTION, exc.reason, role, step, sess)
                     continue
+                emu.decision_log.record(role, step, emu.env.now, AGENT, sess.name, arr, rtt_ms, late_ms)
             else:
+                self._prov[role] = (AGENT, sess.name, rtt_ms, late_ms)
                 try:
                     action = cp.validate(action)
                 except ActionError as exc:
@@ -681,7 +704,8 @@ class AgentBridge:
         if acked and sess.ack_all:
             self._send(identity, P.pack(MsgType.ACK, step=step, roles=acked), sess)
 
-    def _late_or_unknown(self, identity: bytes, sess: _Session, role: str, step: int, aw: _Await | None) -> None:
+    def _late_or_unknown(self, identity: bytes, sess: _Session, role: str, step: int, aw: _Await | None,
+                         action: Any = None, t_recv: float = 0.0) -> None:
         done = self._resolved.get(role)
         latest = self._indicated.get(role)
         if done is not None and done[0] == step and done[1] in ("answered", "invalid"):
@@ -693,6 +717,11 @@ class AgentBridge:
             cp = self.emu.control_points.get(role)
             if cp is not None:
                 cp.counters["stale"] += 1
+                old = self._missed.get(role)
+                timed = old is not None and old.step == step
+                self.emu.decision_log.record(role, step, self.emu.env.now, STALE, sess.name, action,
+                                             (t_recv - old.sent) * 1e3 if timed else math.nan,
+                                             max(0.0, t_recv - old.deadline) * 1e3 if timed else math.nan)
             now_step = aw.step if aw is not None else latest
             self._fail(identity, Code.STALE, f"{role} step {step} is past its deadline (current step {now_step})",
                        role, step, sess)
