@@ -143,10 +143,39 @@ def cmd_run(args) -> int:
     if args.realtime:
         extra["clock.mode"] = "realtime"
     sc = _load(args.file, args, extra)
-    result = run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
-                          progress=not args.quiet)
+    if args.dashboard is None:
+        result = run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
+                              progress=not args.quiet)
+    else:
+        result = _run_with_dashboard(sc, args, extra)
     _print_summary(result)
     return 130 if result.interrupted else 0
+
+
+def _run_with_dashboard(sc, args, extra: dict[str, Any]):
+    """`run --dashboard`: a dashboard child process on the run's telemetry (an ipc one if none)."""
+    import tempfile
+
+    from bridge.dashboard import DashboardProcess
+    from bridge.runner import run_scenario
+    from bridge.server import is_local_endpoint
+
+    with tempfile.TemporaryDirectory(prefix="ranemu-kpi-") as tmp:
+        if sc.agents.pub_endpoint is None:
+            sc = _load(args.file, args, {**extra, "agents.pub_endpoint": f"ipc://{tmp}/kpi"})
+        pub = sc.agents.pub_endpoint
+        if not is_local_endpoint(pub) or sc.agents.curve is not None:
+            raise RanemuError(f"--dashboard watches local, unauthenticated telemetry only; for {pub} run "
+                              "`ranemu dashboard --pub ENDPOINT --server-key ... --client-key ...` beside the run")
+        if pub.endswith(":*") or "://*" in pub:
+            raise RanemuError(f"--dashboard needs a fixed telemetry endpoint, not {pub}: set agents.pub_endpoint")
+        dash = DashboardProcess(pub, args.dashboard)
+        try:
+            print(f"dashboard: {dash.url}", flush=True)
+            return run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
+                                progress=not args.quiet, telemetry=True)
+        finally:
+            dash.close()
 
 
 DEMO_HORIZON_S = 30.0
@@ -233,6 +262,14 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_dashboard(args) -> int:
+    from bridge.dashboard import run_dashboard
+
+    return run_dashboard(args.pub, bind=args.bind, token=args.token, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                         server_key=args.server_key, client_key=args.client_key,
+                         exit_with_parent=args.exit_with_parent)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ranemu", description=__doc__.split(":")[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
@@ -251,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="wait for N agents started by hand before the clock starts")
     sp.add_argument("--realtime", action="store_true", help="pace the clock to the wall clock")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--dashboard", nargs="?", const="127.0.0.1:8050", metavar="HOST:PORT",
+                    help="serve the live dashboard while the run goes (default 127.0.0.1:8050; port 0: any free)")
     with_overrides(sp)
     sp.set_defaults(func=cmd_run)
 
@@ -299,6 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="base folder for the what-if run folder (default: beside RUN_DIR)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_replay)
+
+    sp = sub.add_parser("dashboard", help="live web page of a run's telemetry (KPIs, agents, RTT, lateness)")
+    sp.add_argument("--pub", default="tcp://127.0.0.1:5556", metavar="ENDPOINT",
+                    help="the run's telemetry endpoint, agents.pub_endpoint (default tcp://127.0.0.1:5556)")
+    sp.add_argument("--bind", default="127.0.0.1:8050", metavar="HOST:PORT",
+                    help="where to serve the page (default 127.0.0.1:8050); not loopback: needs --tls-cert/--tls-key")
+    sp.add_argument("--token", help="required token (?token= in the URL); made and printed when not loopback")
+    sp.add_argument("--tls-cert", help="TLS certificate file (PEM)")
+    sp.add_argument("--tls-key", help="TLS private key file (PEM)")
+    sp.add_argument("--server-key", help="CURVE: the emulator's public key file (telemetry off this host)")
+    sp.add_argument("--client-key", help="CURVE: this client's secret key file (ranemu keys)")
+    sp.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    sp.set_defaults(func=cmd_dashboard)
 
     sp = sub.add_parser("keys", help="make a CURVE key pair for authenticated (non-loopback) agents")
     sp.add_argument("dir")

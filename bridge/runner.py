@@ -57,8 +57,9 @@ def needs_bridge(scenario: Scenario, wait_agents: int) -> bool:
 
 
 def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: float | None = None,
-                 wait_agents: int = 0, progress: bool = True) -> RunResult:
-    """Run one scenario into a new run folder; Ctrl-C / SIGTERM stop cleanly with traces closed."""
+                 wait_agents: int = 0, progress: bool = True, telemetry: bool = False) -> RunResult:
+    """Run one scenario into a new run folder; Ctrl-C / SIGTERM stop cleanly with traces closed.
+    `telemetry`: serve the bridge (its PUB socket) even with no agent configured (a dashboard)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     run_dir = make_run_dir(scenario, out_base)
@@ -75,7 +76,7 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
     chunk = min(CHUNK_S, horizon / 200.0)  # the horizon is positive: validated duration, or --until > 0
     t0 = time.monotonic()
     try:
-        if needs_bridge(scenario, wait_agents):
+        if needs_bridge(scenario, wait_agents) or (telemetry and scenario.agents.pub_endpoint is not None):
             from bridge.server import AgentBridge
 
             agent_bridge = AgentBridge(emu, scenario.agents, run_dir)

@@ -43,6 +43,9 @@ _NOBLOCK = int(zmq.NOBLOCK)
 _SEND_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _POLLIN = int(zmq.POLLIN)
 _RTT_SAMPLES = 1 << 16  # ring buffer of recent round-trip samples (bounded memory on long runs)
+STATUS_TOPIC = "bridge.status"  # telemetry: agents, per-point answered/fallback/stale, RTT, lateness
+STATUS_EVERY_S = 0.5  # wall seconds between status messages
+_RECENT = 512  # samples behind the status message's RTT and lateness percentiles
 
 
 def is_local_endpoint(endpoint: str) -> bool:
@@ -81,6 +84,12 @@ class _Ring:
     def add(self, x: float) -> None:
         self.buf[self.n % self.size] = x
         self.n += 1
+
+    def recent(self, k: int = _RECENT) -> np.ndarray:
+        """The last up to `k` samples (oldest first)."""
+        m = min(self.n, self.size, k)
+        idx = (np.arange(self.n - m, self.n) % self.size)
+        return np.frombuffer(self.buf, dtype=np.float64)[idx]
 
     def stats(self) -> dict[str, float]:
         if self.n == 0:
@@ -182,6 +191,7 @@ class AgentBridge:
         self._round = _Ring()
         self._in_decide = False
         self._next_housekeep = 0.0
+        self._next_status = 0.0
         self._rcvtimeo = -1
         self.started = False
         self.closed = False
@@ -353,6 +363,8 @@ class AgentBridge:
                 return self._decide(emu, indications, out)
             finally:
                 self._in_decide = False
+                if self._pub is not None:
+                    self._maybe_status()
 
     def _decide(self, emu: Emulation, indications: list[Indication], out: dict[str, Any]) -> dict[str, Any]:
         realtime = emu.realtime
@@ -467,6 +479,8 @@ class AgentBridge:
             emu.decision_log.new_slot()  # actions applied by this poll form one slot of the trace
             with self._lock:
                 self._rt_service(emu)
+                if self._pub is not None:
+                    self._maybe_status()
 
     def _rt_service(self, emu: Emulation) -> None:
         """SimPy thread: take arrived messages, apply timely actions, fall back at deadlines."""
@@ -791,6 +805,32 @@ class AgentBridge:
             pub.send_multipart([topic.encode(), P.encode(payload)], zmq.NOBLOCK)
         except zmq.Again:
             pass  # a slow subscriber loses telemetry, never slows the clock
+
+    def _maybe_status(self) -> None:
+        """SimPy thread (the PUB socket's only user): a `bridge.status` message every STATUS_EVERY_S."""
+        now = time.monotonic()
+        if now < self._next_status:
+            return
+        self._next_status = now + STATUS_EVERY_S
+        self._publish(STATUS_TOPIC, self.status())
+
+    def status(self) -> dict[str, Any]:
+        """What a live view shows: agents and roles, per-point counts, recent RTT and clock lateness (ms)."""
+        def pct(x: np.ndarray) -> dict[str, float]:
+            if x.size == 0:
+                return {"n": 0}
+            return {"n": int(x.size), "p50": float(np.percentile(x, 50)), "p99": float(np.percentile(x, 99)),
+                    "max": float(x.max())}
+
+        emu = self.emu
+        lateness = np.asarray(emu.lateness.samples[-_RECENT:]) * 1e3 if emu.lateness is not None else np.empty(0)
+        return {
+            "time": float(emu.env.now), "clock": "realtime" if emu.realtime else "fast",
+            "scenario": emu.scenario.name,
+            "agents": [{"name": s.name, "roles": list(s.roles), "pid": s.pid} for s in self._sessions.values()],
+            "points": {name: st.as_dict() for name, st in sorted(self._points.items())},
+            "rtt_ms": pct(self._rtt.recent()), "lateness_ms": pct(lateness),
+        }
 
     # -- reporting ---------------------------------------------------------------------------------
     def attached(self) -> dict[str, list[str]]:
