@@ -164,16 +164,27 @@ def _run_with_dashboard(sc, args, extra: dict[str, Any]):
         if sc.agents.pub_endpoint is None:
             sc = _load(args.file, args, {**extra, "agents.pub_endpoint": f"ipc://{tmp}/kpi"})
         pub = sc.agents.pub_endpoint
-        if not is_local_endpoint(pub) or sc.agents.curve is not None:
-            raise RanemuError(f"--dashboard watches local, unauthenticated telemetry only; for {pub} run "
-                              "`ranemu dashboard --pub ENDPOINT --server-key ... --client-key ...` beside the run")
-        if pub.endswith(":*") or "://*" in pub:
-            raise RanemuError(f"--dashboard needs a fixed telemetry endpoint, not {pub}: set agents.pub_endpoint")
-        dash = DashboardProcess(pub, args.dashboard)
+        if pub.endswith(":*") or "://*" in pub or not is_local_endpoint(pub):
+            raise RanemuError(f"--dashboard needs a fixed telemetry endpoint on this host, not {pub}: set "
+                              "agents.pub_endpoint, or run `ranemu dashboard` beside the run")
+        env, allow = None, ()
+        if sc.agents.curve is not None:
+            # The PUB socket is a CURVE server too: the dashboard child gets a key pair of its own,
+            # accepted for this run only (as supervised agent processes do).
+            import zmq
+
+            from bridge.keys import load_secret
+            from bridge.server import ENV_CURVE_PUBLIC, ENV_CURVE_SECRET, ENV_CURVE_SERVER
+
+            public, secret = zmq.curve_keypair()
+            env = {ENV_CURVE_SERVER: load_secret(sc.agents.curve.server_secret_key)[0].decode(),
+                   ENV_CURVE_PUBLIC: public.decode(), ENV_CURVE_SECRET: secret.decode()}
+            allow = (public,)
+        dash = DashboardProcess(pub, args.dashboard, env=env)
         try:
             print(f"dashboard: {dash.url}", flush=True)
             return run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
-                                progress=not args.quiet, telemetry=True)
+                                progress=not args.quiet, telemetry=True, allow_keys=allow)
         finally:
             dash.close()
 

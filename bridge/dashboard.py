@@ -257,8 +257,14 @@ def run_dashboard(pub: str, bind: str = DEFAULT_BIND, token: str | None = None, 
             ssl_context.load_cert_chain(tls_cert, tls_key)
         except (OSError, ssl.SSLError) as exc:
             raise RanemuError(f"cannot load the TLS certificate {tls_cert} / key {tls_key}: {exc}") from None
+    from bridge.server import ENV_CURVE_PUBLIC, ENV_CURVE_SECRET, ENV_CURVE_SERVER
+
     curve = None
-    if server_key or client_key:
+    if not (server_key or client_key) and os.environ.get(ENV_CURVE_SERVER):
+        # a run started this dashboard and handed it a key pair it accepts (`run --dashboard`)
+        curve = {"server": os.environ[ENV_CURVE_SERVER].encode(), "public": os.environ[ENV_CURVE_PUBLIC].encode(),
+                 "secret": os.environ[ENV_CURVE_SECRET].encode()}
+    elif server_key or client_key:
         if not (server_key and client_key):
             raise RanemuError("--server-key and --client-key go together (CURVE)")
         from bridge.keys import load_public, load_secret
@@ -279,12 +285,13 @@ class DashboardProcess:
     """`ranemu dashboard` as a child process of a run (its own GIL: serving pages never slows the
     clock); it leaves when the run closes it, or by itself when the run is gone."""
 
-    def __init__(self, pub: str, bind: str = DEFAULT_BIND, start_timeout_s: float = 30.0):
+    def __init__(self, pub: str, bind: str = DEFAULT_BIND, start_timeout_s: float = 30.0,
+                 env: dict[str, str] | None = None):
         import subprocess
 
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bridge.cli", "dashboard", "--pub", pub, "--bind", bind, "--exit-with-parent"],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
         try:
             self.url = self._read_url(start_timeout_s)
         except BaseException:

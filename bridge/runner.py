@@ -57,9 +57,11 @@ def needs_bridge(scenario: Scenario, wait_agents: int) -> bool:
 
 
 def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: float | None = None,
-                 wait_agents: int = 0, progress: bool = True, telemetry: bool = False) -> RunResult:
+                 wait_agents: int = 0, progress: bool = True, telemetry: bool = False,
+                 allow_keys: tuple[bytes, ...] = ()) -> RunResult:
     """Run one scenario into a new run folder; Ctrl-C / SIGTERM stop cleanly with traces closed.
-    `telemetry`: serve the bridge (its PUB socket) even with no agent configured (a dashboard)."""
+    `telemetry`: serve the bridge (its PUB socket) even with no agent configured (a dashboard);
+    `allow_keys`: CURVE public keys (z85) accepted beside agents.curve.authorized_keys."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     run_dir = make_run_dir(scenario, out_base)
@@ -81,6 +83,8 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
 
             agent_bridge = AgentBridge(emu, scenario.agents, run_dir)
             agent_bridge.start()
+            for key in allow_keys:
+                agent_bridge.allow_key(key)
             n = max(wait_agents, scenario.agents.wait_agents)
             if n:
                 agent_bridge.wait_for_agents(n, scenario.agents.wait_timeout_s)

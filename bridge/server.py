@@ -272,6 +272,10 @@ class AgentBridge:
                               "set agents.endpoint / agents.pub_endpoint)") from None
         return sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
+    def allow_key(self, public_z85: bytes) -> None:
+        """Also accept this CURVE client key (after `start()`): e.g. the run's own dashboard process."""
+        self._allowed_keys.add(public_z85)
+
     def callback(self, domain: str, key: bytes) -> bool:
         """ZAP credentials provider: is this client's CURVE public key (z85) authorised?"""
         ok = key in self._allowed_keys

@@ -68,12 +68,15 @@ def poll_period(table_schema: pa.Schema) -> float | None:
     return None if raw is None else float(json.loads(raw))
 
 
-def as_action(action: Any) -> np.ndarray:
-    """A flat float64 copy of `action`, or an empty array when it is not numeric."""
+def as_action(action: Any) -> list[float]:
+    """`action` as a flat list of floats (float64 values kept exactly), or [] when not numeric."""
+    if type(action) is np.ndarray and action.dtype.kind == "f":
+        # a fresh list: later changes to the array do not leak into the record
+        return action.tolist() if action.ndim == 1 else action.ravel().tolist()
     try:
-        return np.array(action, dtype=np.float64).ravel()
+        return np.asarray(action, dtype=np.float64).ravel().tolist()
     except (TypeError, ValueError):
-        return np.empty(0)
+        return []
 
 
 class DecisionRecorder:
@@ -115,16 +118,15 @@ class DecisionRecorder:
                response_ms: float = _NAN, late_ms: float = _NAN) -> None:
         """One row; `action` is copied (float64, flattened)."""
         epoch = self._epochs.get(point)
-        t = epoch.get(step, _NAN) if epoch is not None else _NAN
-        self._rows.append((self.slot, self.episode, point, int(step), t, float(now), source, name,
-                           as_action(action), float(response_ms), float(late_ms)))
+        self._rows.append((self.slot, self.episode, point, step, _NAN if epoch is None else epoch.get(step, _NAN),
+                           now, source, name, as_action(action), response_ms, late_ms))
         if len(self._rows) >= self.flush_rows:
             self.flush()
 
     def replay_row(self, row: dict[str, Any], now: float, slot: int | None = None) -> None:
         """Record a row taken from another run's trace as it is (replay), at `now`."""
         self._rows.append((self.slot if slot is None else slot, self.episode, row["point"], int(row["step"]), float(row["time"]),
-                           float(now), row["source"], row["name"], np.asarray(row["action"], dtype=np.float64),
+                           float(now), row["source"], row["name"], list(row["action"]),
                            float(row["response_ms"]), float(row["late_ms"])))
         if len(self._rows) >= self.flush_rows:
             self.flush()
@@ -135,14 +137,14 @@ class DecisionRecorder:
             return
         self.rows += len(rows)
         cols = list(zip(*rows))
-        actions = cols[8]
-        offsets = np.zeros(len(actions) + 1, dtype=np.int32)
-        np.cumsum([a.size for a in actions], out=offsets[1:])
-        values = np.concatenate(actions) if actions else np.empty(0)
         sch = schema(self.poll_period_s) if self._writer is None else self._writer.schema
-        arrays = [pa.array(np.asarray(c), type=_TYPES[name]) if i != 8
-                  else pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.float64()))
-                  for i, (name, c) in enumerate(zip(DECISION_COLUMNS, cols))]
+        arrays = []
+        for i, name in enumerate(DECISION_COLUMNS):
+            typ = _TYPES[name]
+            if i == 8 or typ == pa.string():
+                arrays.append(pa.array(cols[i], type=typ))  # straight from the tuples of lists / str
+            else:
+                arrays.append(pa.array(np.array(cols[i], dtype=typ.to_pandas_dtype()), type=typ))
         table = pa.Table.from_arrays(arrays, schema=sch)
         self._memory.append(table)
         if self.path is None:
