@@ -243,6 +243,7 @@ def run_dashboard(pub: str, bind: str = DEFAULT_BIND, token: str | None = None, 
     from bridge.server import is_local_endpoint
 
     host, port = parse_bind(bind)
+    local_pub = is_local_endpoint(pub)  # also: RanemuError for an endpoint that is not one
     ssl_context = None
     if not is_loopback(host):
         if not (tls_cert and tls_key):
@@ -271,7 +272,7 @@ def run_dashboard(pub: str, bind: str = DEFAULT_BIND, token: str | None = None, 
 
         public, secret = load_secret(client_key)
         curve = {"server": load_public(server_key), "public": public, "secret": secret}
-    elif not is_local_endpoint(pub):
+    elif not local_pub:
         raise RanemuError(f"telemetry endpoint {pub} is off this host: give --server-key and --client-key (CURVE)")
     dash = Dashboard(pub, token=token, curve=curve)
     try:

@@ -17,6 +17,7 @@ import math
 import shlex
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -270,8 +271,6 @@ def replay(run_dir: str | Path, point: str | None = None, policy: str | None = N
     `subsystems`: world builders for runs of a world the scenario sections do not describe (tests).
     Raises RanemuError (one line) for a folder that cannot be replayed or a bad substitution.
     """
-    import time
-
     run_dir, scenario, summary, record = _read_run(Path(run_dir))
     if (point is None) != (policy is None and agent is None):
         raise RanemuError("replay: a substitution needs both --point and one of --policy / --agent")
@@ -281,8 +280,14 @@ def replay(run_dir: str | Path, point: str | None = None, policy: str | None = N
     out_dir = None
     if point is not None:
         out_dir = unique_dir(Path(out) if out is not None else run_dir.parent, f"{run_dir.name}-whatif")
-    emu = Emulation(scenario, out_dir, decider=PolicyDecider(), subsystems=subsystems, paced=False)
+    try:
+        emu = Emulation(scenario, out_dir, decider=PolicyDecider(), subsystems=subsystems, paced=False)
+    except BaseException:
+        if out_dir is not None:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     bridge = None
+    done = False
     try:
         substitute = None
         if point is not None:
@@ -318,12 +323,16 @@ def replay(run_dir: str | Path, point: str | None = None, policy: str | None = N
                 info["bridge"] = bridge.stats()
             emu.close()
             (out_dir / "summary.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+        done = True
         return result
     finally:
         if bridge is not None:
             bridge.close()
             shutil.rmtree(bridge.ipc_dir, ignore_errors=True)
         emu.close(report=False)
+        if not done and out_dir is not None and not (out_dir / "agents").exists():
+            # a what-if that failed leaves no half-made folder, unless it holds an agent's log
+            shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def _run(emu: Emulation, until: float, progress: bool) -> None:
