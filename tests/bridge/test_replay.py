@@ -21,13 +21,15 @@ from emulator.decisions import DECISION_COLUMNS
 from tests.bridge.conftest import REPO
 
 CELL0 = "slice/cell0"
-PERIOD_S = 0.1  # decision period; the real-time deadline is one period (100 ms wall at factor 1)
+PERIOD_S = 0.2  # decision period; the real-time deadline is one period (200 ms wall at factor 1)
+DEADLINE_MS = PERIOD_S * 1e3
+# Every third answer 300 ms after its INDICATION: late by ~100 ms; the next two have 100-200 ms to spare.
 LATE_AGENT = ["{python}", "-m", "tests.bridge.late_agent", "--endpoint", "{endpoint}", "--role", "{role}",
-              "--late-every", "3", "--sleep", "0.16"]
+              "--late-every", "3", "--sleep", "0.3"]
 
 
-def hil_scenario(ipc_dir, duration: float = 1.5, pub: str | None = None, processes=None):
-    """quickstart (3 cells), decisions every 100 ms, real time; cell0 served by an agent process."""
+def hil_scenario(ipc_dir, duration: float = 3.0, pub: str | None = None, processes=None):
+    """quickstart (3 cells), decisions every 200 ms, real time; cell0 served by an agent process."""
     return load_scenario(REPO / "scenarios" / "quickstart.yaml", {
         "duration": duration, "ran.decision_period_s": PERIOD_S, "clock.mode": "realtime",
         "agents.policies": {"slice_partition": "traffic_aware"},
@@ -39,7 +41,7 @@ def hil_scenario(ipc_dir, duration: float = 1.5, pub: str | None = None, process
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
-    """One real-time run (1.5 s) with the late agent on cell0; the run folder."""
+    """One real-time run (3 s) with the late agent on cell0; the run folder."""
     base = tmp_path_factory.mktemp("hil")
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(REPO) + (os.pathsep + old if old else "")  # the agent imports tests.*
@@ -57,20 +59,20 @@ def recorded(tmp_path_factory):
 def test_late_agent_real_time_run_replays_bit_for_bit(recorded):
     run_dir = recorded.run_dir
     st = recorded.summary["bridge"]["points"][CELL0]
-    # Every third answer comes 160 ms after its INDICATION, past the 100 ms deadline.
-    assert st["stale"] >= 2 and st["fallbacks"] >= 2 and st["answered"] >= 4
+    # Every third answer comes 300 ms after its INDICATION, past the 200 ms deadline.
+    assert st["stale"] >= 2 and st["fallbacks"] >= 2 and st["answered"] >= 2
     dec = pd.read_parquet(run_dir / "traces" / "decisions.parquet")
     ran = pd.read_parquet(run_dir / "traces" / "ran.parquet")
     cell0 = dec[dec.point == CELL0]
     assert set(cell0.source) == {"agent", "fallback", "stale"}
     assert (cell0[cell0.source != "fallback"].name == "late-agent").all()
     stale = cell0[cell0.source == "stale"]
-    assert len(stale) == st["stale"] and (stale.late_ms > 0).all() and (stale.response_ms > 100.0).all()
+    assert len(stale) == st["stale"] and (stale.late_ms > 0).all() and (stale.response_ms > DEADLINE_MS).all()
     agent = cell0[cell0.source == "agent"]
-    # lateness = how far past the 100 ms deadline (sent + 100 ms) the answer arrived, never negative
+    # lateness = how far past the deadline (INDICATION sent + 200 ms) the answer arrived, never negative
     timed = cell0[cell0.source != "fallback"]
-    assert np.allclose(timed.late_ms, np.maximum(0.0, timed.response_ms - 100.0), atol=1e-6)
-    assert (agent.response_ms < 100.0).sum() >= 4
+    assert np.allclose(timed.late_ms, np.maximum(0.0, timed.response_ms - DEADLINE_MS), atol=1e-6)
+    assert (agent.response_ms < DEADLINE_MS).sum() >= 2
     # Agent actions take effect when they arrive, after their epoch; a stale one was never applied.
     assert (agent.effective_time > agent.time).all()
     # Exactly one applied row per point and decision step; in-process policies act at the epoch.
@@ -135,7 +137,7 @@ def test_substituted_policy_departs_only_after_its_first_decision(recorded, tmp_
     first = new_dec[(new_dec.point == CELL0) & (new_dec.step >= 6)]
     assert (first.source == "policy").all() and (first.name == "equal").all()
     t_first = float(first.effective_time.iloc[0])
-    assert t_first == pytest.approx(0.7)  # step 6 is due at 0.7 s; the policy answers at once
+    assert t_first == pytest.approx(7 * PERIOD_S)  # step 6 is due at 1.4 s; the policy answers at once
     upto = old_ran.time <= t_first + 1e-9
     pd.testing.assert_frame_equal(old_ran[upto], new_ran[upto])
     after = ~upto
@@ -147,7 +149,7 @@ def test_substituted_policy_departs_only_after_its_first_decision(recorded, tmp_
     # An agent process with the same policy gives the same what-if run, bit for bit.
     agent = f"{sys.executable} -m agents.baseline --endpoint {{endpoint}} --role {{role}} --policy equal"
     res = replay(recorded.run_dir, point=CELL0, agent=agent, from_step=6, out=tmp_path / "agent")
-    assert res.first_substituted_time == pytest.approx(0.7)
+    assert res.first_substituted_time == pytest.approx(7 * PERIOD_S)
     pd.testing.assert_frame_equal(pd.read_parquet(res.out_dir / "traces" / "ran.parquet"), new_ran)
     via_agent = pd.read_parquet(res.out_dir / "traces" / "decisions.parquet")
     mine = via_agent[(via_agent.point == CELL0) & (via_agent.step >= 6)]
@@ -160,7 +162,7 @@ def test_fast_run_with_in_process_policies_replays_bit_for_bit(tmp_path):
         "output.report": False})
     run = run_scenario(sc, out_base=tmp_path, progress=False)
     dec = pd.read_parquet(run.run_dir / "traces" / "decisions.parquet")
-    assert len(dec) == 3 * 10 and set(dec.source) == {"policy"} and set(dec.name) == {"traffic_aware"}
+    assert len(dec) == 3 * 5 and set(dec.source) == {"policy"} and set(dec.name) == {"traffic_aware"}
     assert (dec.effective_time == dec.time).all() and dec.response_ms.isna().all()
     assert replay(run.run_dir).divergence is None
 
