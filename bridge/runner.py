@@ -82,9 +82,9 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
             from bridge.server import AgentBridge
 
             agent_bridge = AgentBridge(emu, scenario.agents, run_dir)
-            agent_bridge.start()
             for key in allow_keys:
                 agent_bridge.allow_key(key)
+            agent_bridge.start()
             n = max(wait_agents, scenario.agents.wait_agents)
             if n:
                 agent_bridge.wait_for_agents(n, scenario.agents.wait_timeout_s)

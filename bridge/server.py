@@ -218,7 +218,7 @@ class AgentBridge:
                 from bridge.keys import authorized_keys, load_secret
 
                 server_keys = load_secret(curve.server_secret_key)
-                self._allowed_keys = authorized_keys(curve.authorized_keys)
+                self._allowed_keys |= authorized_keys(curve.authorized_keys)  # keeps allow_key()'s
                 self._auth = ThreadAuthenticator(self._ctx, log=logging.getLogger("ranemu.bridge.auth"))
                 self._auth.start()
                 self._auth.configure_curve_callback(domain="*", credentials_provider=self)
@@ -273,7 +273,8 @@ class AgentBridge:
         return sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def allow_key(self, public_z85: bytes) -> None:
-        """Also accept this CURVE client key (after `start()`): e.g. the run's own dashboard process."""
+        """Also accept this CURVE client key, e.g. the run's own dashboard process. Call it before
+        `start()`: a client refused once by the ZAP handler does not try again."""
         self._allowed_keys.add(public_z85)
 
     def callback(self, domain: str, key: bytes) -> bool:

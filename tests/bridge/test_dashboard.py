@@ -1,6 +1,7 @@
 """The live dashboard: driven by a real headless browser while a real-time run with an agent process
-goes (page loads with no console errors, charts gain points, the agents' table shows the agent, a
-screenshot is written); its serving rule: loopback by default, anything else needs TLS and a token."""
+attached over CURVE goes (page loads with no console errors, charts gain points, the agents' table
+shows the agent, a screenshot is written); its serving rule: loopback by default, anything else
+needs TLS and a token."""
 from __future__ import annotations
 
 import asyncio
@@ -56,12 +57,20 @@ def _wait(fn, timeout_s: float, what: str):
                     reason="no chromium + chromedriver (Debian: apt-get install chromium chromium-driver)")
 def test_dashboard_in_a_headless_browser_during_a_real_time_run(tmp_path, processes):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+    from bridge.keys import generate_keypair
+
+    # CURVE on: the agent process and the run's own dashboard get key pairs of their own from the run
+    # (the PUB socket is a CURVE server too), as in the README's hardware-in-the-loop walk-through.
+    _, server_secret = generate_keypair(tmp_path / "keys")
+    (tmp_path / "keys" / "clients").mkdir()
     agent = ["{python}", "-m", "tests.bridge.late_agent", "--endpoint", "{endpoint}", "--role", "{role}",
              "--late-every", "4", "--sleep", "0.3"]
     argv = [sys.executable, "-m", "bridge.cli", "run", str(REPO / "scenarios" / "quickstart.yaml"), "--realtime",
             "--quiet", "--dashboard", "127.0.0.1:0", "--out", str(tmp_path / "runs"),
             "--param", "duration=60", "--param", "ran.decision_period_s=0.2", "--param", "output.report=false",
-            "--param", f"agents.endpoint=ipc://{tmp_path}/control", "--param", f"agents.pub_endpoint=ipc://{tmp_path}/kpi",
+            "--param", "agents.endpoint=tcp://127.0.0.1:*", "--param", f"agents.pub_endpoint=ipc://{tmp_path}/kpi",
+            "--param", f"agents.curve.server_secret_key={server_secret}",
+            "--param", f"agents.curve.authorized_keys={tmp_path / 'keys' / 'clients'}",
             "--param", "agents.wait_agents=1",
             "--param", "agents.processes=" + json.dumps([{"roles": ["slice/cell0"], "command": agent}])]
     run = processes(argv, stdout=subprocess.PIPE, text=True)
