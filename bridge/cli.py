@@ -156,10 +156,11 @@ def _run_with_dashboard(sc, args, extra: dict[str, Any]):
     """`run --dashboard`: a dashboard child process on the run's telemetry (an ipc one if none)."""
     import tempfile
 
-    from bridge.dashboard import DashboardProcess
+    from bridge.dashboard import DashboardProcess, parse_bind
     from bridge.runner import run_scenario
     from bridge.server import is_local_endpoint
 
+    parse_bind(args.dashboard, "--dashboard")  # a bad HOST:PORT is one line now, not a child that fails to start
     with tempfile.TemporaryDirectory(prefix="ranemu-kpi-") as tmp:
         if sc.agents.pub_endpoint is None:
             sc = _load(args.file, args, {**extra, "agents.pub_endpoint": f"ipc://{tmp}/kpi"})

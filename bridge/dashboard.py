@@ -40,18 +40,18 @@ COOKIE = "ranemu_dashboard"
 DEFAULT_BIND = "127.0.0.1:8050"
 
 
-def parse_bind(text: str) -> tuple[str, int]:
-    """`HOST:PORT` (IPv6 in brackets) -> (host, port); RanemuError naming the problem otherwise."""
+def parse_bind(text: str, option: str = "--bind") -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 in brackets) -> (host, port); RanemuError naming `option` and the problem."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host:
-        raise RanemuError(f"--bind {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8050")
+        raise RanemuError(f"{option} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8050")
     try:
         p = int(port)
     except ValueError:
-        raise RanemuError(f"--bind {text!r}: port {port!r} is not a number") from None
+        raise RanemuError(f"{option} {text!r}: port {port!r} is not a number") from None
     if not 0 <= p <= 65535:
-        raise RanemuError(f"--bind {text!r}: port {p} outside 0..65535")
+        raise RanemuError(f"{option} {text!r}: port {p} outside 0..65535")
     return host, p
 
 
