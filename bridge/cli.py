@@ -150,10 +150,51 @@ def cmd_run(args) -> int:
         extra["clock.mode"] = "realtime"
     sc = _load(args.file, args, extra)
     with located(args.file):  # build errors name the file, as `validate` prints them
-        result = run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
-                              progress=not args.quiet)
+        if args.dashboard is None:
+            result = run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
+                                  progress=not args.quiet)
+        else:
+            result = _run_with_dashboard(sc, args, extra)
     _print_summary(result)
     return 130 if result.interrupted else 0
+
+
+def _run_with_dashboard(sc, args, extra: dict[str, Any]):
+    """`run --dashboard`: a dashboard child process on the run's telemetry (an ipc one if none)."""
+    import tempfile
+
+    from bridge.dashboard import DashboardProcess, parse_bind
+    from bridge.runner import run_scenario
+    from bridge.server import is_local_endpoint
+
+    parse_bind(args.dashboard, "--dashboard")  # a bad HOST:PORT is one line now, not a child that fails to start
+    with tempfile.TemporaryDirectory(prefix="ranemu-kpi-") as tmp:
+        if sc.agents.pub_endpoint is None:
+            sc = _load(args.file, args, {**extra, "agents.pub_endpoint": f"ipc://{tmp}/kpi"})
+        pub = sc.agents.pub_endpoint
+        if pub.endswith(":*") or "://*" in pub or not is_local_endpoint(pub):
+            raise RanemuError(f"--dashboard needs a fixed telemetry endpoint on this host, not {pub}: set "
+                              "agents.pub_endpoint, or run `ranemu dashboard` beside the run")
+        env, allow = None, ()
+        if sc.agents.curve is not None:
+            # The PUB socket is a CURVE server too: the dashboard child gets a key pair of its own,
+            # accepted for this run only (as supervised agent processes do).
+            import zmq
+
+            from bridge.keys import load_secret
+            from bridge.server import ENV_CURVE_PUBLIC, ENV_CURVE_SECRET, ENV_CURVE_SERVER
+
+            public, secret = zmq.curve_keypair()
+            env = {ENV_CURVE_SERVER: load_secret(sc.agents.curve.server_secret_key)[0].decode(),
+                   ENV_CURVE_PUBLIC: public.decode(), ENV_CURVE_SECRET: secret.decode()}
+            allow = (public,)
+        dash = DashboardProcess(pub, args.dashboard, env=env)
+        try:
+            print(f"dashboard: {dash.url}", flush=True)
+            return run_scenario(sc, out_base=args.out, until=args.until, wait_agents=args.wait_agents,
+                                progress=not args.quiet, telemetry=True, allow_keys=allow)
+        finally:
+            dash.close()
 
 
 DEMO_HORIZON_S = 30.0
@@ -281,6 +322,34 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def cmd_replay(args) -> int:
+    """Replay a run folder unpaced with its recorded decisions; compare every trace bit for bit."""
+    from bridge.replay import replay
+
+    result = replay(args.run_dir, point=args.point, policy=args.policy, agent=args.agent,
+                    from_step=args.from_step, out=args.out, progress=not args.quiet)
+    checked = ", ".join(f"{name} ({rows} rows)" for name, rows in result.traces.items())
+    if result.out_dir is not None:
+        print(f"what-if run: {result.out_dir}")
+        print(f"{result.substituted} substituted from t={result.first_substituted_time} s; "
+              + (f"first departure from the recording: {result.divergence}" if result.divergence
+                 else "the traces did not depart from the recording"))
+        return 0
+    if result.divergence is not None:
+        print(f"replay diverges: {result.divergence}")
+        return 1
+    print(f"replay identical bit for bit: {checked} ({result.wall_s:.2f} s)")
+    return 0
+
+
+def cmd_dashboard(args) -> int:
+    from bridge.dashboard import run_dashboard
+
+    return run_dashboard(args.pub, bind=args.bind, token=args.token, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                         server_key=args.server_key, client_key=args.client_key,
+                         exit_with_parent=args.exit_with_parent)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bridge.jobs import add_engine_arguments
 
@@ -301,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="wait for N agents started by hand before the clock starts")
     sp.add_argument("--realtime", action="store_true", help="pace the clock to the wall clock")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--dashboard", nargs="?", const="127.0.0.1:8050", metavar="HOST:PORT",
+                    help="serve the live dashboard while the run goes (default 127.0.0.1:8050; port 0: any free)")
     with_overrides(sp)
     sp.set_defaults(func=cmd_run)
 
@@ -348,6 +419,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
     sp.add_argument("--list", action="store_true", help="list the installed experiments")
     sp.set_defaults(func=cmd_experiment)
+
+    sp = sub.add_parser("replay", help="re-run a run folder with its recorded decisions; check traces bit for bit")
+    sp.add_argument("run_dir", metavar="RUN_DIR")
+    sp.add_argument("--point", help="control point whose decisions a substitute makes (writes a new run folder)")
+    sp.add_argument("--policy", help="substitute: a built-in policy of that point, e.g. equal")
+    sp.add_argument("--agent", metavar="COMMAND",
+                    help="substitute: an agent command line ({python}, {endpoint}, {role} are filled in)")
+    sp.add_argument("--from-step", type=_nonneg_int, default=0, metavar="N",
+                    help="substitute from this decision step of the point on (default 0)")
+    sp.add_argument("--out", help="base folder for the what-if run folder (default: beside RUN_DIR)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_replay)
+
+    sp = sub.add_parser("dashboard", help="live web page of a run's telemetry (KPIs, agents, RTT, lateness)")
+    sp.add_argument("--pub", default="tcp://127.0.0.1:5556", metavar="ENDPOINT",
+                    help="the run's telemetry endpoint, agents.pub_endpoint (default tcp://127.0.0.1:5556)")
+    sp.add_argument("--bind", default="127.0.0.1:8050", metavar="HOST:PORT",
+                    help="where to serve the page (default 127.0.0.1:8050); not loopback: needs --tls-cert/--tls-key")
+    sp.add_argument("--token", help="required token (?token= in the URL); made and printed when not loopback")
+    sp.add_argument("--tls-cert", help="TLS certificate file (PEM)")
+    sp.add_argument("--tls-key", help="TLS private key file (PEM)")
+    sp.add_argument("--server-key", help="CURVE: the emulator's public key file (telemetry off this host)")
+    sp.add_argument("--client-key", help="CURVE: this client's secret key file (ranemu keys)")
+    sp.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    sp.set_defaults(func=cmd_dashboard)
 
     sp = sub.add_parser("keys", help="make a CURVE key pair for authenticated (non-loopback) agents")
     sp.add_argument("dir")

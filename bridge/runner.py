@@ -137,13 +137,16 @@ def check_scenario(scenario: Scenario, source: str) -> None:
 
 
 def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: float | None = None,
-                 wait_agents: int = 0, progress: bool = True) -> RunResult:
+                 wait_agents: int = 0, progress: bool = True, telemetry: bool = False,
+                 allow_keys: tuple[bytes, ...] = ()) -> RunResult:
     """Run one scenario into a new run folder; Ctrl-C / SIGTERM stop cleanly with traces closed.
 
     A start that is refused before the clock runs (world or bridge cannot be built, endpoint cannot
     be bound) leaves no run folder; agents that do not attach in time leave one whose summary.json
     says `status: failed` (the agents' logs are in it), without a report. summary.json always has
     `status`: done, interrupted or failed.
+    `telemetry`: serve the bridge (its PUB socket) even with no agent configured (a dashboard);
+    `allow_keys`: CURVE public keys (z85) accepted beside agents.curve.authorized_keys.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -156,10 +159,12 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
         emu = Emulation(scenario, run_dir)
         try:
             check_agents(emu, scenario)
-            if needs_bridge(scenario, wait_agents):
+            if needs_bridge(scenario, wait_agents) or (telemetry and scenario.agents.pub_endpoint is not None):
                 from bridge.server import AgentBridge
 
                 agent_bridge = AgentBridge(emu, scenario.agents, run_dir)
+                for key in allow_keys:  # before start(): a client refused once does not try again
+                    agent_bridge.allow_key(key)
                 agent_bridge.start()
         except BaseException:
             if agent_bridge is not None:

@@ -25,7 +25,8 @@ from bridge import protocol as P
 from bridge.protocol import Code, MsgType, ProtocolError
 from bridge.supervisor import Supervisor
 from emulator.config import AgentsConfig, endpoint_is_local
-from emulator.control import Indication
+from emulator.control import ControlPoint, Indication
+from emulator.decisions import AGENT, FALLBACK, INVALID, STALE
 from emulator.emulation import DEFERRED, Emulation, PolicyDecider, ResetRequested
 from emulator.errors import ActionError, RanemuError
 
@@ -41,6 +42,9 @@ _NOBLOCK = int(zmq.NOBLOCK)
 _SEND_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _POLLIN = int(zmq.POLLIN)
 _RTT_SAMPLES = 1 << 16  # ring buffer of recent round-trip samples (bounded memory on long runs)
+STATUS_TOPIC = "bridge.status"  # telemetry: agents, per-point answered/fallback/stale, RTT, lateness
+STATUS_EVERY_S = 0.5  # wall seconds between status messages
+_RECENT = 512  # samples behind the status message's RTT and lateness percentiles
 
 
 def is_local_endpoint(endpoint: str) -> bool:
@@ -58,6 +62,11 @@ def wants_ipv6(endpoint: str) -> bool:
     return scheme == "tcp" and rest.startswith("[")
 
 
+def rt_poll_period(emu: Emulation) -> float:
+    """Simulated seconds between real-time polls: at least once per TTI and every wall millisecond."""
+    return min(emu.tti, 1e-3 * emu.scenario.clock.realtime_factor)
+
+
 class _Ring:
     """Fixed-size ring of float samples (milliseconds) with percentiles."""
 
@@ -71,6 +80,12 @@ class _Ring:
     def add(self, x: float) -> None:
         self.buf[self.n % self.size] = x
         self.n += 1
+
+    def recent(self, k: int = _RECENT) -> np.ndarray:
+        """The last up to `k` samples (oldest first)."""
+        m = min(self.n, self.size, k)
+        idx = (np.arange(self.n - m, self.n) % self.size)
+        return np.frombuffer(self.buf, dtype=np.float64)[idx]
 
     def stats(self) -> dict[str, float]:
         if self.n == 0:
@@ -159,6 +174,8 @@ class AgentBridge:
         self._answers: dict[str, Any] = {}
         self._resolved: dict[str, tuple[int, str]] = {}
         self._indicated: dict[str, int] = {}
+        self._missed: dict[str, _Await] = {}  # per point, the last decision it missed: a stale row's timing
+        self._prov: dict[str, tuple[str, str, float, float]] = {}  # lockstep answers of this round
         self._rt_inbox: deque[tuple[bytes, dict, float]] = deque()
         self._rt_env = None
         self._exited_pids: deque[int] = deque()
@@ -174,6 +191,7 @@ class AgentBridge:
         self._round = _Ring()
         self._in_decide = False
         self._next_housekeep = 0.0
+        self._next_status = 0.0
         self._rcvtimeo = -1
         self.started = False
         self.closed = False
@@ -200,7 +218,7 @@ class AgentBridge:
                 from bridge.keys import authorized_keys, load_secret
 
                 server_keys = load_secret(curve.server_secret_key)
-                self._allowed_keys = authorized_keys(curve.authorized_keys)
+                self._allowed_keys |= authorized_keys(curve.authorized_keys)  # keeps allow_key()'s
                 self._auth = ThreadAuthenticator(self._ctx, log=logging.getLogger("ranemu.bridge.auth"))
                 self._auth.start()
                 self._auth.configure_curve_callback(domain="*", credentials_provider=self)
@@ -261,6 +279,11 @@ class AgentBridge:
                 hint = "check agents.endpoint / agents.pub_endpoint"
             raise RanemuError(f"cannot bind {endpoint}: {exc} ({hint})") from None
         return sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def allow_key(self, public_z85: bytes) -> None:
+        """Also accept this CURVE client key, e.g. the run's own dashboard process. Call it before
+        `start()`: a client refused once by the ZAP handler does not try again."""
+        self._allowed_keys.add(public_z85)
 
     def callback(self, domain: str, key: bytes) -> bool:
         """ZAP credentials provider: is this client's CURVE public key (z85) authorised?"""
@@ -356,6 +379,8 @@ class AgentBridge:
                 return self._decide(emu, indications, out)
             finally:
                 self._in_decide = False
+                if self._pub is not None:
+                    self._maybe_status()
 
     def _decide(self, emu: Emulation, indications: list[Indication], out: dict[str, Any]) -> dict[str, Any]:
         realtime = emu.realtime
@@ -368,6 +393,7 @@ class AgentBridge:
         else:
             self._serve(0.0)
         self._raise_if_reset()
+        self._prov.clear()
         by_session: dict[_Session, list[Indication]] = {}
         local: list[Indication] = []
         for ind in indications:
@@ -418,6 +444,7 @@ class AgentBridge:
             out[point] = None
             self._points[point].fallbacks += 1
             self._resolved[point] = (aw.step, "missed")
+            self._missed[point] = aw
             log.info("agent %s missed the %g ms deadline for %s step %d", aw.session.name,
                      deadline_s * 1e3, point, aw.step)
         self._await.clear()
@@ -425,6 +452,11 @@ class AgentBridge:
         self._answers.clear()
         self._raise_if_reset()
         return out
+
+    def provenance(self, cp: ControlPoint) -> tuple[str, str, float, float]:
+        """Where this round's action for `cp` came from (the emulation's decisions trace asks)."""
+        prov = self._prov.get(cp.name)
+        return prov if prov is not None else self._local.provenance(cp)
 
     def _deadline_s(self, emu: Emulation) -> float:
         d = self.cfg.deadline_ms * 1e-3
@@ -457,15 +489,18 @@ class AgentBridge:
     def _ensure_rt_poller(self, emu: Emulation) -> None:
         if self._rt_env is not emu.env:  # the first round, or a fresh world after reset()
             self._rt_env = emu.env
+            emu.decision_log.poll_period_s = rt_poll_period(emu)  # replay runs the same poll
             emu.env.process(self._rt_poll(emu, emu.env))
 
     def _rt_poll(self, emu: Emulation, env):
-        # Poll at least once per TTI and at least every wall millisecond.
-        period = min(emu.tti, 1e-3 * emu.scenario.clock.realtime_factor)
+        period = rt_poll_period(emu)
         while not self.closed and emu.env is env:
             yield env.timeout(period)
+            emu.decision_log.new_slot()  # actions applied by this poll form one slot of the trace
             with self._lock:
                 self._rt_service(emu)
+                if self._pub is not None:
+                    self._maybe_status()
 
     def _rt_service(self, emu: Emulation) -> None:
         """SimPy thread: take arrived messages, apply timely actions, fall back at deadlines."""
@@ -483,8 +518,10 @@ class AgentBridge:
         cp = emu.control_points.get(point)
         if cp is not None:
             cp.fallback(emu.fallback_mode)
+            emu.decision_log.record(point, aw.step, emu.env.now, FALLBACK, emu.fallback_mode, cp.current_action)
         self._points[point].fallbacks += 1
         self._resolved[point] = (aw.step, "missed")
+        self._missed[point] = aw
 
     # -- message handling -------------------------------------------------------------------------
     def _keep(self) -> None:
@@ -683,20 +720,25 @@ class AgentBridge:
         for role, action in actions.items():
             aw = self._await.get(role)
             if aw is None or aw.step != step:
-                self._late_or_unknown(identity, sess, role, step, aw)
+                self._late_or_unknown(identity, sess, role, step, aw, action, t_recv)
                 continue
             cp = emu.control_points[role]
-            self._rtt.add((t_recv - aw.sent) * 1e3)
+            rtt_ms = (t_recv - aw.sent) * 1e3
+            self._rtt.add(rtt_ms)
+            late_ms = max(0.0, t_recv - aw.deadline) * 1e3
             del self._await[role]
             if emu.realtime:
                 try:
-                    cp.apply(action)  # counts applied/invalid itself
+                    arr = cp.apply(action)  # counts applied/invalid itself
                 except ActionError as exc:
+                    emu.decision_log.record(role, step, emu.env.now, INVALID, sess.name, action, rtt_ms, late_ms)
                     self._points[role].invalid += 1
                     self._resolved[role] = (step, "invalid")
                     self._fail(identity, Code.INVALID_ACTION, exc.reason, role, step, sess)
                     continue
+                emu.decision_log.record(role, step, emu.env.now, AGENT, sess.name, arr, rtt_ms, late_ms)
             else:
+                self._prov[role] = (AGENT, sess.name, rtt_ms, late_ms)
                 try:
                     action = cp.validate(action)
                 except ActionError as exc:
@@ -713,7 +755,8 @@ class AgentBridge:
         if acked and sess.ack_all:
             self._send(identity, P.pack(MsgType.ACK, step=step, roles=acked), sess)
 
-    def _late_or_unknown(self, identity: bytes, sess: _Session, role: str, step: int, aw: _Await | None) -> None:
+    def _late_or_unknown(self, identity: bytes, sess: _Session, role: str, step: int, aw: _Await | None,
+                         action: Any = None, t_recv: float = 0.0) -> None:
         done = self._resolved.get(role)
         latest = self._indicated.get(role)
         if done is not None and done[0] == step and done[1] in ("answered", "invalid"):
@@ -725,6 +768,11 @@ class AgentBridge:
             cp = self.emu.control_points.get(role)
             if cp is not None:
                 cp.counters["stale"] += 1
+                old = self._missed.get(role)
+                timed = old is not None and old.step == step
+                self.emu.decision_log.record(role, step, self.emu.env.now, STALE, sess.name, action,
+                                             (t_recv - old.sent) * 1e3 if timed else math.nan,
+                                             max(0.0, t_recv - old.deadline) * 1e3 if timed else math.nan)
             now_step = aw.step if aw is not None else latest
             self._fail(identity, Code.STALE, f"{role} step {step} is past its deadline (current step {now_step})",
                        role, step, sess)
@@ -794,6 +842,32 @@ class AgentBridge:
             pub.send_multipart([topic.encode(), P.encode(payload)], zmq.NOBLOCK)
         except zmq.Again:
             pass  # a slow subscriber loses telemetry, never slows the clock
+
+    def _maybe_status(self) -> None:
+        """SimPy thread (the PUB socket's only user): a `bridge.status` message every STATUS_EVERY_S."""
+        now = time.monotonic()
+        if now < self._next_status:
+            return
+        self._next_status = now + STATUS_EVERY_S
+        self._publish(STATUS_TOPIC, self.status())
+
+    def status(self) -> dict[str, Any]:
+        """What a live view shows: agents and roles, per-point counts, recent RTT and clock lateness (ms)."""
+        def pct(x: np.ndarray) -> dict[str, float]:
+            if x.size == 0:
+                return {"n": 0}
+            return {"n": int(x.size), "p50": float(np.percentile(x, 50)), "p99": float(np.percentile(x, 99)),
+                    "max": float(x.max())}
+
+        emu = self.emu
+        lateness = np.asarray(emu.lateness.samples[-_RECENT:]) * 1e3 if emu.lateness is not None else np.empty(0)
+        return {
+            "time": float(emu.env.now), "clock": "realtime" if emu.realtime else "fast",
+            "scenario": emu.scenario.name,
+            "agents": [{"name": s.name, "roles": list(s.roles), "pid": s.pid} for s in self._sessions.values()],
+            "points": {name: st.as_dict() for name, st in sorted(self._points.items())},
+            "rtt_ms": pct(self._rtt.recent()), "lateness_ms": pct(lateness),
+        }
 
     # -- reporting ---------------------------------------------------------------------------------
     def attached(self) -> dict[str, list[str]]:

@@ -15,6 +15,7 @@ import simpy.rt
 
 from emulator.config import Scenario, dump_scenario
 from emulator.control import ControlPoint, Indication
+from emulator.decisions import AGENT, FALLBACK, INVALID, POLICY, DecisionRecorder
 from emulator.errors import ActionError, ConfigError, RanemuError
 from emulator.streams import RandomStreams
 from emulator.traces import Traces
@@ -74,10 +75,16 @@ class _Deferred:
 
 
 DEFERRED = _Deferred()
+_NAN = float("nan")
+_UNNAMED = (AGENT, "env", _NAN, _NAN)  # actions from a decider that does not say (pull mode: envs)
 
 
 class Decider(Protocol):
-    """Supplies actions at a decision epoch (in-process policies, or the ZeroMQ bridge)."""
+    """Supplies actions at a decision epoch (in-process policies, or the ZeroMQ bridge).
+
+    Optionally `provenance(cp) -> (source, name, response_ms, late_ms)` says where the action it
+    returned for point `cp` in the last `decide` came from (a `decisions` trace row's columns);
+    without it an action counts as source "agent", name "env"."""
 
     def decide(self, emu: "Emulation", indications: list[Indication]) -> dict[str, Any]:
         """Return {point name: action}; a missing point (or None) means fallback for that point."""
@@ -95,6 +102,9 @@ class PolicyDecider:
             cp = emu.control_points[ind.point]
             out[ind.point] = cp.policy(self.policies.get(cp.kind, "default"))(ind)
         return out
+
+    def provenance(self, cp: ControlPoint) -> tuple[str, str, float, float]:
+        return POLICY, self.policies.get(cp.kind, "default"), _NAN, _NAN
 
 
 class LatenessMonitor:
@@ -147,12 +157,20 @@ class Emulation:
     drive it step by step with `advance()` / `submit()` (pull mode, used by in-process envs)."""
 
     def __init__(self, scenario: Scenario, run_dir: Path | None = None, decider: Decider | None = None,
-                 pull: bool = False, subsystems: list[Callable[["Emulation"], Subsystem]] | None = None):
+                 pull: bool = False, subsystems: list[Callable[["Emulation"], Subsystem]] | None = None,
+                 paced: bool = True):
         """`subsystems`: builders to use instead of the ones the scenario's sections select
-        (how a user plugs a world of their own into the same clock, decisions and traces)."""
+        (how a user plugs a world of their own into the same clock, decisions and traces).
+        `paced=False` runs a real-time scenario unpaced, as fast as it goes, with the same event
+        structure (replay of a real-time run)."""
         self.run_dir = run_dir
+        self.paced = paced
         # output.traces: false keeps rows in memory only (summaries and reports still read them)
         self.traces = Traces(run_dir if scenario.output.traces else None, scenario.output.flush_rows)
+        # Every decision as it took effect (traces/decisions.parquet): what `ranemu replay` applies.
+        self.decision_log = DecisionRecorder(
+            run_dir / "traces" / "decisions.parquet" if run_dir is not None and scenario.output.traces else None,
+            scenario.output.flush_rows)
         if run_dir is not None:
             (run_dir / "config.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
             self._log_handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
@@ -189,7 +207,9 @@ class Emulation:
     def _build_world(self, scenario: Scenario) -> None:
         """Clock, random streams, subsystems and control points for `scenario` (its seed)."""
         self.scenario = scenario
-        self.realtime = scenario.clock.mode == "realtime"
+        # tti_by_tti: the world steps TTI by TTI as in a real-time run (also when replayed unpaced).
+        self.tti_by_tti = scenario.clock.mode == "realtime"
+        self.realtime = self.tti_by_tti and self.paced
         if self.realtime:
             # simpy.rt factor = wall seconds per simulated second; strict=False: late steps are
             # measured, not fatal.
@@ -247,8 +267,12 @@ class Emulation:
         Push mode: the decider answers now and the actions are applied before the event fires.
         Pull mode: the event stays pending until `submit()` supplies the actions.
         """
+        log_ = self.decision_log
+        log_.new_slot()
+        log_.episode = self.episode
         for ind in indications:
             self.control_points[ind.point].counters["decisions"] += 1
+            log_.indicated(ind.point, ind.step, ind.time)
         ev = self.env.event()
         if self.decider is None:
             self._pending.append((indications, ev))
@@ -259,8 +283,12 @@ class Emulation:
         return ev
 
     def _apply_all(self, indications: list[Indication], actions: dict[str, Any]) -> dict[str, str]:
-        """Apply each point's action, or its fallback; returns {point: reason} for rejected ones."""
+        """Apply each point's action, or its fallback; returns {point: reason} for rejected ones.
+        Each outcome is a row of the decisions trace."""
         errors = {}
+        record = self.decision_log.record
+        provenance = getattr(self.decider, "provenance", None)
+        now = self.env.now
         for ind in indications:
             cp = self.control_points[ind.point]
             action = actions.get(ind.point)
@@ -268,12 +296,17 @@ class Emulation:
                 continue
             if action is None:
                 cp.fallback(self.fallback_mode)
+                record(ind.point, ind.step, now, FALLBACK, self.fallback_mode, cp.current_action)
                 continue
+            source, name, response_ms, late_ms = provenance(cp) if provenance is not None else _UNNAMED
             try:
-                cp.apply(action)
+                arr = cp.apply(action)
             except ActionError as exc:
                 errors[ind.point] = exc.reason
+                record(ind.point, ind.step, now, INVALID, name, action, response_ms, late_ms)
                 log.warning("rejected action for %s at step %d: %s", ind.point, ind.step, exc.reason)
+                continue
+            record(ind.point, ind.step, now, source, name, arr, response_ms, late_ms)
         return errors
 
     def pending(self) -> list[Indication]:
@@ -365,6 +398,7 @@ class Emulation:
             return []
         self.closed = True
         self.traces.close()
+        self.decision_log.close()
         files: list[Path] = []
         want = self.scenario.output.report if report is None else report
         if self.run_dir is not None and want:

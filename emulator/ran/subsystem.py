@@ -213,7 +213,7 @@ class RanSubsystem(Subsystem):
         return due
 
     def _next_boundary(self, k: int) -> int:
-        if self.emu.realtime:
+        if self.emu.tti_by_tti:
             # Paced to the wall clock, each TTI is computed at its own time (not a stretch of TTIs
             # ahead of it), so what an external controller sees matches the clock it keeps up with.
             return k + 1
