@@ -11,7 +11,7 @@ nodes need no shared file system)::
     RUN_DIR/manifest.json      the grid: every job's key, fn, kwargs, resources; one entry per session
                                (engine, address, nodes, package version, code digest, start/end, outcome)
     RUN_DIR/jobs/KEY.json      one per finished job: status ok|error, result row or error line and
-                               traceback, engine, node, pid, package version, code digest, wall time
+                               traceback, engine, node, pid, package version, code digest, wall and CPU time
 
 Engines (same jobs, same rows, bit for bit — jobs get their inputs as values and seed themselves):
 - ``local``: ``workers`` processes started by forkserver (spawn where there is none), i.e. fresh
