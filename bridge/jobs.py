@@ -11,7 +11,7 @@ nodes need no shared file system)::
     RUN_DIR/manifest.json      the grid: every job's key, fn, kwargs, resources; one entry per session
                                (engine, address, nodes, package version, code digest, start/end, outcome)
     RUN_DIR/jobs/KEY.json      one per finished job: status ok|error, result row or error line and
-                               traceback, engine, node, pid, package version, code digest, wall time
+                               traceback, engine, node, pid, package version, code digest, wall and CPU time
 
 Engines (same jobs, same rows, bit for bit — jobs get their inputs as values and seed themselves):
 - ``local``: ``workers`` processes started by forkserver (spawn where there is none), i.e. fresh
@@ -279,6 +279,32 @@ def _load_records(run_dir: Path, specs: list[dict]) -> dict[str, dict]:
         if rec.get("status") == "ok" and rec.get("fingerprint") == spec["fingerprint"]:
             done[spec["key"]] = rec
     return done
+
+
+def read_results(run_dir: str | Path) -> JobResults:
+    """The results persisted in a run folder, without running anything: rows of the finished jobs
+    and errors of the failed ones, in the manifest's job order (jobs not run yet are in neither).
+
+    Raises JobError when `run_dir` holds no run (no readable manifest).
+    """
+    run_dir = Path(run_dir)
+    try:
+        manifest = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
+        specs = manifest["jobs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise JobError(f"{run_dir} holds no job run ({one_line(exc)})") from None
+    records: dict[str, dict] = {}
+    for spec in specs:
+        try:
+            rec = json.loads((run_dir / RECORDS / f"{spec['key']}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if rec.get("fingerprint") == spec.get("fingerprint"):
+            records[spec["key"]] = rec
+    sessions = manifest.get("sessions") or [{}]
+    return JobResults(rows={k: r["result"] for k, r in records.items() if r.get("status") == "ok"},
+                      errors={k: r.get("error", "") for k, r in records.items() if r.get("status") != "ok"},
+                      run_dir=run_dir, engine=sessions[-1].get("engine", ""), records=records)
 
 
 # -- engines ----------------------------------------------------------------------------------

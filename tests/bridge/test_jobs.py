@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from bridge.jobs import Job, JobError, code_digest, package_version, run_jobs
+from bridge.jobs import Job, JobError, code_digest, package_version, read_results, run_jobs
 from tests.bridge import job_fns
 
 FN = "tests.bridge.job_fns:"
@@ -57,6 +57,10 @@ def test_a_failed_job_records_its_error_and_resume_redoes_only_it(tmp_path):
     assert second.rows["s2"] == job_fns.draw(2) and second.rows["s0"] == first.rows["s0"]
     sessions = json.loads((tmp_path / "run" / "manifest.json").read_text())["sessions"]
     assert [(s["jobs_to_run"], s["resumed"], s["failed"]) for s in sessions] == [(4, 0, 1), (1, 3, 0)]
+    on_disk = read_results(tmp_path / "run")  # the same, read back without running anything
+    assert on_disk.rows == second.rows and on_disk.errors == {} and on_disk.engine == "local"
+    with pytest.raises(JobError, match="holds no job run"):
+        read_results(tmp_path / "nothing")
 
 
 def test_ctrl_c_leaves_a_folder_that_resume_finishes_without_duplicates(tmp_path):
