@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from emulator.errors import RanemuError
+from emulator.errors import ConfigError, RanemuError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
