@@ -52,7 +52,7 @@ class Args:
     tensorboard: str | None = "runs/tensorboard"
 
 
-QUICK = dict(overrides=QUICK_SLICING, total_timesteps=256, num_steps=64, update_epochs=4, eval_episodes=2,
+QUICK = dict(overrides=QUICK_SLICING, total_timesteps=192, num_steps=64, update_epochs=4, eval_episodes=1,
              tensorboard=None)
 
 

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--quick", action="store_true", help="tiny world and budget (what the test runs)")
     a = p.parse_args(argv)
     overrides = QUICK_SLICING if a.quick else {"episode_steps": 60}
-    timesteps, n_steps, episodes = (64, 32, 2) if a.quick else (a.timesteps, 256, a.eval_episodes)
+    timesteps, n_steps, episodes = (64, 32, 1) if a.quick else (a.timesteps, 256, a.eval_episodes)
     role = f"slice/cell{a.cell}"
     tb = None if a.quick else (a.tensorboard or None)
     if a.endpoint:

@@ -46,7 +46,7 @@ class Args:
     learning_rate: float = 1e-3
 
 
-QUICK = dict(overrides=QUICK_SLICING, timesteps=256, eval_episodes=2, n_steps=64, batch_size=32, learning_starts=32,
+QUICK = dict(overrides=QUICK_SLICING, timesteps=192, eval_episodes=1, n_steps=64, batch_size=32, learning_starts=32,
              tensorboard=None)
 
 

@@ -44,7 +44,7 @@ class Args:
     batch_size: int = 256
 
 
-QUICK = dict(overrides=QUICK_SLICING, timesteps=384, eval_episodes=2, n_steps=32, batch_size=96, tensorboard=None)
+QUICK = dict(overrides=QUICK_SLICING, timesteps=288, eval_episodes=1, n_steps=32, batch_size=96, tensorboard=None)
 
 
 def make_env(args: Args, actions: str = "normalized") -> SafeAgentIds:
