@@ -150,7 +150,7 @@ def train(args: Args):
                 adv[t] = last
             ret = adv + val_b
         b_obs, b_act = obs_b.reshape(batch, obs_dim), act_b.reshape(batch, act_dim)
-        b_logp, b_adv, b_ret, b_val = logp_b.reshape(-1), adv.reshape(-1), ret.reshape(-1), val_b.reshape(-1)
+        b_logp, b_adv, b_ret = logp_b.reshape(-1), adv.reshape(-1), ret.reshape(-1)
         idx = np.arange(batch)
         for _ in range(args.update_epochs):
             np.random.shuffle(idx)

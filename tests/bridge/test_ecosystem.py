@@ -77,7 +77,7 @@ def test_gym_make_with_render_mode_gives_a_normalised_env_that_renders_an_rgb_fr
         cell_env(0, render_mode="human")
 
 
-def test_keyword_overrides_still_work_but_warn_and_render_mode_is_never_an_override():
+def test_keyword_overrides_still_work_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="overrides=\\{...\\}"):
         env = cell_env(0, duration=3)
     assert env.emulation.scenario.duration == 3
