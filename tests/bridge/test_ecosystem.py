@@ -119,7 +119,7 @@ def test_safe_agent_ids_pass_the_parallel_api_test_and_map_back_to_roles():
 
 
 def test_mec_envs_offer_flat_observations_and_a_rounding_continuous_action_mode():
-    env = offloading_env(actions="normalized", observations="flat", overrides=MEC_SHORT)
+    env = offloading_env(actions="normalized", observations="flat", overrides=MEC_SHORT, render_mode="rgb_array")
     d, m = 30, 2
     assert env.observation_space.shape == (d * (3 * m + 2),)
     assert env.action_space == spaces.Box(-1.0, 1.0, (d,), np.float32)
@@ -130,6 +130,8 @@ def test_mec_envs_offer_flat_observations_and_a_rounding_continuous_action_mode(
     assert "rejected" not in info
     applied = env.emulation.control_points["mec/core"].current_action
     assert applied.tolist() == np.minimum(np.floor((x.astype(np.float64) + 1) / 2 * 3), 2).tolist()
+    frame = env.render()  # the MEC map: devices linked to the servers they offload to
+    assert frame.dtype == np.uint8 and frame.shape[2] == 3 and frame.std() > 0
     env.close()
     par = offloading_parallel_env(observations="flat", overrides=MEC_SHORT)
     assert all(len(par.observation_space(a).shape) == 1 for a in par.possible_agents)
