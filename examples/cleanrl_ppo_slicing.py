@@ -182,10 +182,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     d = Args()
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--total-timesteps", type=int, default=d.total_timesteps)
+    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
     p.add_argument("--tensorboard", default=d.tensorboard, help="TensorBoard log folder ('' for none)")
     p.add_argument("--quick", action="store_true", help="tiny world and budget (what the test runs)")
     a = p.parse_args(argv)
-    args = Args(seed=a.seed, total_timesteps=a.total_timesteps, tensorboard=a.tensorboard or None)
+    args = Args(seed=a.seed, total_timesteps=a.total_timesteps, eval_episodes=a.eval_episodes,
+                tensorboard=a.tensorboard or None)
     if a.quick:
         args = Args(**{**asdict(args), **QUICK})
     import torch
