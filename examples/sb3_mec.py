@@ -4,8 +4,7 @@ The core MEC decides, per IoT device, local execution or one of the MEC servers:
 action, which SB3's PPO takes as it is. The observation is flattened (`observations="flat"`) for the
 MlpPolicy. After training, the deterministic policy is scored against random assignments and the
 built-in baselines (local, random, greedy; optimal where exhaustive search is feasible) on the same
-evaluation seeds; TensorBoard logs
-go to --tensorboard. (For TD3/SAC: `actions="normalized"` gives a Box(-1, 1) that rounds to choices.)
+evaluation seeds; TensorBoard logs go to --tensorboard. (For TD3/SAC: `actions="normalized"` gives a Box(-1, 1) that rounds to choices.)
 
     python examples/sb3_mec.py --timesteps 20000
     python examples/sb3_mec.py --quick
