@@ -146,3 +146,17 @@ def test_bundled_scenarios_resolve_from_any_folder(tmp_path, monkeypatch):
     assert resolve_scenario("mine.yaml") == tmp_path.joinpath("mine.yaml").relative_to(tmp_path)
     with pytest.raises(RanemuError, match="bundled: .*slicing-12cell.yaml"):
         bundled_scenario("nosuch")
+
+
+def test_supersuit_runs_pickled_fresh_envs_in_worker_processes():
+    ss = pytest.importorskip("supersuit", reason="needs the rl extra: pip install -e '.[rl]' -c constraints.txt")
+    pytest.importorskip("stable_baselines3", reason="needs the rl extra: pip install -e '.[rl]' -c constraints.txt")
+    env = SafeAgentIds(slicing_parallel_env(actions="normalized", overrides={"duration": 3}))
+    venv = ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(env), 2, num_cpus=2, base_class="stable_baselines3")
+    try:
+        obs = venv.reset()
+        assert obs.shape == (24, 16)  # 2 copies x 12 cells, each built from the pickled constructor call
+        _, rew, _, _ = venv.step(np.zeros((24, 4), np.float32))
+        assert rew.shape == (24,) and np.all((rew >= 0) & (rew <= 1))
+    finally:
+        venv.close()
