@@ -13,11 +13,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _scenario_path(name: str) -> Path:
-    """A bundled scenario: scenarios/<name> in the source tree (editable install) or the cwd."""
-    for base in (REPO_ROOT / "scenarios", Path.cwd() / "scenarios"):
-        if (base / name).exists():
-            return base / name
-    raise RanemuError(f"bundled scenario {name!r} not found under {REPO_ROOT / 'scenarios'}")
+    """A bundled scenario: scenarios/<name> in the source tree, else the installed copy (bridge.bundled)."""
+    from bridge.bundled import bundled_scenario
+
+    return bundled_scenario(name)
 
 
 def _number(convert: type, positive: bool):
@@ -53,7 +52,9 @@ def _load(path: str, args: argparse.Namespace, extra: dict[str, Any] | None = No
     if getattr(args, "seed", None) is not None:
         overrides["seed"] = args.seed
     overrides.update(extra or {})
-    return load_scenario(path, overrides)
+    from bridge.bundled import resolve_scenario
+
+    return load_scenario(resolve_scenario(path), overrides)
 
 
 # -- subcommands --------------------------------------------------------------------------------
@@ -94,6 +95,7 @@ def cmd_topology(args) -> int:
 
 
 SUBSYSTEM_SECTIONS = ("ran", "mec")
+PIPED_WIDTH = 200  # columns of the summary tables when stdout is not a terminal
 
 
 def _print_summary(result) -> None:
@@ -102,6 +104,9 @@ def _print_summary(result) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:
+        # Piped or redirected: rich would assume 80 columns and cut the tables' cells ("through…").
+        console = Console(width=PIPED_WIDTH)
     summary = result.summary
     for section in SUBSYSTEM_SECTIONS:
         body = summary.get(section)
@@ -148,6 +153,8 @@ def cmd_run(args) -> int:
     extra = {}
     if args.realtime:
         extra["clock.mode"] = "realtime"
+    if args.deadline_ms is not None:
+        extra["agents.deadline_ms"] = args.deadline_ms
     sc = _load(args.file, args, extra)
     with located(args.file):  # build errors name the file, as `validate` prints them
         if args.dashboard is None:
@@ -353,8 +360,11 @@ def cmd_dashboard(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from bridge.jobs import add_engine_arguments
 
-    p = argparse.ArgumentParser(prog="ranemu", description=__doc__.split(":")[0])
+    p = argparse.ArgumentParser(prog="ranemu", description=__doc__.split(":")[0], formatter_class=HelpFormatter,
+                                epilog="example: ranemu run scenarios/slicing-12cell.yaml --until 10\n"
+                                       "bundled scenarios: " + ", ".join(_bundled_names()))
     p.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
+    p.add_argument("--version", action="version", version=f"ranemu {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_overrides(sp):
@@ -369,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--wait-agents", type=_nonneg_int, default=0, metavar="N",
                     help="wait for N agents started by hand before the clock starts")
     sp.add_argument("--realtime", action="store_true", help="pace the clock to the wall clock")
+    sp.add_argument("--deadline-ms", type=_positive_float, metavar="MS",
+                    help="how long the emulator waits for an agent's answer in lockstep mode "
+                         "(agents.deadline_ms; default: the scenario's, 1000 ms); remote training "
+                         "that pauses for gradient updates wants a generous one, e.g. 60000")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--dashboard", nargs="?", const="127.0.0.1:8050", metavar="HOST:PORT",
                     help="serve the live dashboard while the run goes (default 127.0.0.1:8050; port 0: any free)")
@@ -376,8 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("demo", help="the main job on the default scenario with agents attached")
-    sp.add_argument("--until", type=_positive_float)
-    sp.add_argument("--out")
+    sp.add_argument("--until", type=_positive_float, help=f"simulated seconds (default: {DEMO_HORIZON_S:g})")
+    sp.add_argument("--out", help="base folder for the run folder (default: scenario output.dir)")
     with_overrides(sp)
     sp.set_defaults(func=cmd_demo)
 
@@ -396,8 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--calibration", choices=["38901-uma-6ghz", "38901-umi-6ghz"],
                     help="TR 38.901 phase-1 calibration vs the published 3GPP curves (R1-165974) instead of a survey")
     sp.add_argument("--drops", type=_positive_int, default=40, help="calibration drops (570 UEs each; drop k uses seed + k)")
-    sp.add_argument("--ues", type=_positive_int, default=10000)
-    sp.add_argument("--min-distance", type=_nonneg_float, default=35.0, metavar="M")
+    sp.add_argument("--ues", type=_positive_int, default=10000, help="UEs dropped for the CDFs")
+    sp.add_argument("--min-distance", type=_nonneg_float, default=35.0, metavar="M",
+                    help="minimum 2-D UE–site distance in m (38.901 drop rule)")
     sp.add_argument("--out", help="output folder")
     with_overrides(sp)
     sp.set_defaults(func=cmd_radio)
@@ -447,9 +462,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("keys", help="make a CURVE key pair for authenticated (non-loopback) agents")
     sp.add_argument("dir")
-    sp.add_argument("--name", default="server")
+    sp.add_argument("--name", default="server", help="file name stem of the key pair")
     sp.set_defaults(func=cmd_keys)
+    _document(sub)
     return p
+
+
+# -- help: defaults and an example for every subcommand ------------------------------------------
+EXAMPLES = {
+    "run": "ranemu run scenarios/slicing-12cell.yaml --until 30 --param ran.decision_period_s=0.5\n"
+           "  ranemu run scenarios/slicing-12cell.yaml --wait-agents 1 --deadline-ms 60000   # remote training",
+    "demo": "ranemu demo --until 10",
+    "validate": "ranemu validate scenarios/*.yaml",
+    "topology": "ranemu topology scenarios/slicing-12cell.yaml --out map.png",
+    "radio": "ranemu radio scenarios/slicing-12cell.yaml --ues 2000 --out radio/",
+    "sweep": "ranemu sweep scenarios/mec-dirs.yaml --param mec.num_devices=10:50:20 --policies local,greedy --seeds 2",
+    "experiment": "ranemu experiment --list",
+    "keys": "ranemu keys ~/.ranemu/keys --name server",
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default when it has one worth showing (not None/False) and keeps the
+    epilog's line breaks (examples)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or "default:" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS)):
+            return text
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return f"{text} (default: %(default)s)".strip()
+        return text
+
+
+def _document(sub: argparse._SubParsersAction) -> None:
+    """Every subcommand: the defaults formatter and an `example:` epilog (EXAMPLES)."""
+    for name, sp in sub.choices.items():
+        sp.formatter_class = HelpFormatter
+        if name in EXAMPLES and not sp.epilog:
+            sp.epilog = "example:\n  " + EXAMPLES[name]
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("ranemu")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _bundled_names() -> list[str]:
+    from bridge.bundled import bundled_names
+
+    return bundled_names()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,16 +21,31 @@ Episode mapping. An env step is one decision epoch of the agent's control point(
   exactly and unseeded episodes still differ from each other.
 
 Action adapters. Some control points accept only constrained actions (slice shares must sum to 1;
-a random sample from a Box will not). With `actions="adapted"` (default) the env exposes a space
-that any sample of it is valid for and maps each action onto the point's constraint before
-submitting (`SimplexActions`: x / sum(x), all-zero → equal split; `AssignmentActions`: the MEC core's
-integer assignment as MultiDiscrete(M + 1) per device). With `actions="raw"` the env
-exposes the point's own Box and submits actions unchanged; the point rejects invalid ones, the
-previous action stays in force, and `info["rejected"]` carries the reason.
+a random sample from a Box will not). Three modes choose the space the agent sees:
+- `actions="normalized"` (the default of `cell_env` and `ranemu/SliceCell-v0`, the envs new users
+  meet first): a symmetric Box(-1, 1) for every continuous point, as SB3, RLlib and CleanRL expect
+  (`SoftmaxShares`: shares = softmax(3 x), x = 0 → equal split; `RoundedAssignment`: the MEC core's
+  choice per device, equal intervals of [-1, 1]; `AffineActions`: [-1, 1] → the point's [low, high]).
+- `actions="adapted"` (the default of the env classes, of the parallel constructors — `agents.td3`
+  learns on it — and of `offloading_env`): any sample of the space is valid (`SimplexActions`:
+  Box(0, 1), x / sum(x), all-zero → equal split; `AssignmentActions`: MultiDiscrete(M + 1) per device).
+- `actions="raw"`: the point's own Box, actions submitted unchanged; the point rejects invalid ones,
+  the previous action stays in force, and `info["rejected"]` carries the reason.
+
+Observations: `observations="box"` gives the point's own Box; `observations="flat"` its 1-D
+reshape (same bounds), for libraries that accept only 1-D Boxes (RLlib's default models, SB3's
+MlpPolicy on the MEC envs).
+
+Ecosystem defaults: `render_mode=None | "rgb_array"` (an RGB map of the world, in-process envs
+only; see bridge.render); scenario overrides go in `overrides={"path.to.field": value}`, never as
+loose keywords; an in-process env pickles as a fresh env with the same construction (what SuperSuit
+and SB3's subprocess vectorisers need). Agent ids with a `/` are the protocol's role names; the
+PettingZoo wrapper `bridge.wrappers.SafeAgentIds` maps them to `slice_cell3` for RLlib and others.
 """
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
@@ -41,13 +56,13 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from emulator.config import Scenario, load_scenario
+from bridge.bundled import resolve_scenario
 from emulator.control import Indication
 from emulator.emulation import Emulation, PolicyDecider, Subsystem, horizon_bound
 # Env constructors raise it for a bad scenario or override; agents catch it from here (they never import emulator).
 from emulator.errors import RanemuError  # noqa: F401
 from emulator.traces import Traces
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # World seeds are drawn below this bound (the scenario's seed field allows 0 … 2**63 − 1).
 SEED_BOUND = 2**63 - 1
 
@@ -135,20 +150,140 @@ class AssignmentActions(ActionAdapter):
         return arr.astype(np.float64)
 
 
-# Adapters applied with actions="adapted", by control-point kind; kinds not listed take actions raw
-# (e.g. "offloading": per-device scores in [0, 1], any Box sample is valid).
+def _symmetric(shape: tuple[int, ...]) -> spaces.Box:
+    return spaces.Box(-1.0, 1.0, shape, dtype=np.float32)
+
+
+def _unit(action: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """`action` as float64 clipped to [-1, 1], or None when it cannot be one of `shape` (NaN, shape)."""
+    try:
+        x = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if x.shape != shape or not np.all(np.isfinite(x)):
+        return None
+    return np.clip(x, -1.0, 1.0)
+
+
+# Logit scale of the softmax share map: with x in [-1, 1] one slice's share spans
+# 1 / (1 + (N − 1) e^6) … 1 / (1 + (N − 1) e^-6), i.e. 0.08 % … 99.3 % for N = 4 — every useful
+# partition is reachable, and a policy's initial mean x = 0 is the equal split.
+SOFTMAX_SCALE = 3.0
+
+
+class SoftmaxShares(ActionAdapter):
+    """Box(-1, 1, (N,)) → shares softmax(3 x) (sum 1, all > 0); the symmetric space SB3 asks for.
+
+    Out-of-range entries are clipped to [-1, 1] first (as SB3 clips a Gaussian sample); NaN or a
+    wrong shape goes to the point unchanged so its rejection reason reaches `info["rejected"]`.
+    """
+
+    name = "softmax"
+
+    def __init__(self, spec: Mapping[str, Any]):
+        super().__init__(spec)
+        self.shape = self.point_space.shape
+        self.agent_space = _symmetric(self.shape)
+
+    def space(self) -> spaces.Space:
+        return self.agent_space
+
+    def to_point(self, action: Any) -> Any:
+        x = _unit(action, self.shape)
+        if x is None:
+            return action
+        z = np.exp(SOFTMAX_SCALE * (x - x.max()))
+        return z / z.sum()
+
+
+class RoundedAssignment(ActionAdapter):
+    """Box(-1, 1, (N,)) → the MEC core's integer choice per device: min(⌊(x + 1) / 2 · (M + 1)⌋, M).
+
+    The continuous mode for TD3/SAC/DDPG-style agents: every action is valid (0 = local, j + 1 =
+    server j); the M + 1 choices split [-1, 1] into equal intervals, x = -1 → local, x = 1 → the
+    last server. NaN or a wrong shape goes to the point unchanged.
+    """
+
+    name = "rounded"
+
+    def __init__(self, spec: Mapping[str, Any]):
+        super().__init__(spec)
+        low, high = float(spec["low"]), float(spec["high"])
+        if low != 0.0 or high != int(high) or high < 1:
+            raise ValueError(f"an assignment space needs low 0 and an integer high >= 1, got [{low:g}, {high:g}]")
+        self.shape, self.high = self.point_space.shape, int(high)
+        self.agent_space = _symmetric(self.shape)
+
+    def space(self) -> spaces.Space:
+        return self.agent_space
+
+    def to_point(self, action: Any) -> Any:
+        x = _unit(action, self.shape)
+        if x is None:
+            return action
+        return np.minimum(np.floor((x + 1.0) * 0.5 * (self.high + 1)), self.high)
+
+
+class AffineActions(ActionAdapter):
+    """Box(-1, 1) → the point's Box [low, high] by the affine map low + (x + 1) / 2 · (high − low)."""
+
+    name = "affine"
+
+    def __init__(self, spec: Mapping[str, Any]):
+        super().__init__(spec)
+        self.shape = self.point_space.shape
+        self.agent_space = _symmetric(self.shape)
+        self._low = self.point_space.low.astype(np.float64)
+        self._span = self.point_space.high.astype(np.float64) - self._low
+
+    def space(self) -> spaces.Space:
+        return self.agent_space
+
+    def to_point(self, action: Any) -> Any:
+        x = _unit(action, self.shape)
+        if x is None:
+            return action
+        return self._low + (x + 1.0) * 0.5 * self._span
+
+
+# Adapters per mode, by control-point kind. "adapted": kinds not listed take actions raw (e.g.
+# "offloading": per-device scores in [0, 1], any Box sample is valid); "normalized": kinds not listed
+# get the affine map of their Box onto [-1, 1].
 ADAPTERS: dict[str, Callable[[Mapping[str, Any]], ActionAdapter]] = {
     "slice_partition": SimplexActions,
     "assignment": AssignmentActions,
 }
+NORMALIZED_ADAPTERS: dict[str, Callable[[Mapping[str, Any]], ActionAdapter]] = {
+    "slice_partition": SoftmaxShares,
+    "assignment": RoundedAssignment,
+}
+ACTION_MODES = ("normalized", "adapted", "raw")
 
 
 def make_adapter(description: Mapping[str, Any], actions: str) -> ActionAdapter:
-    """The adapter for one point (`describe()` dict) under `actions` = "adapted" or "raw"."""
-    if actions not in ("adapted", "raw"):
-        raise ValueError(f"actions must be 'adapted' or 'raw', got {actions!r}")
-    factory = ADAPTERS.get(description["kind"], ActionAdapter) if actions == "adapted" else ActionAdapter
+    """The adapter for one point (`describe()` dict) under `actions` = "normalized", "adapted" or "raw"."""
+    if actions not in ACTION_MODES:
+        raise ValueError(f"actions must be one of {', '.join(map(repr, ACTION_MODES))}, got {actions!r}")
+    if actions == "adapted":
+        factory = ADAPTERS.get(description["kind"], ActionAdapter)
+    elif actions == "normalized":
+        factory = NORMALIZED_ADAPTERS.get(description["kind"], AffineActions)
+    else:
+        factory = ActionAdapter
     return factory(description["action_space"])
+
+
+OBSERVATION_MODES = ("box", "flat")
+
+
+def observation_space(spec: Mapping[str, Any], observations: str = "box") -> spaces.Box:
+    """The agent-facing observation Box of a point: its own (`"box"`) or its 1-D reshape (`"flat"`)."""
+    if observations not in OBSERVATION_MODES:
+        raise ValueError(f"observations must be 'box' or 'flat', got {observations!r}")
+    space = box_space(spec)
+    if observations == "flat" and len(space.shape) != 1:
+        space = spaces.Box(space.low.reshape(-1), space.high.reshape(-1), dtype=space.dtype)
+    return space
 
 
 # -- episode bookkeeping shared by drivers ----------------------------------------------------
@@ -178,6 +313,9 @@ class Driver(Protocol):
         Returns that epoch's indications ({} when no epoch is left before the horizon) and
         {point: reason} for rejected actions.
         """
+
+    def render(self, mode: str) -> np.ndarray:
+        """An image of the world for render mode `mode` (drivers that cannot: never asked)."""
 
     def close(self) -> None: ...
 
@@ -280,6 +418,11 @@ class EmulationDriver:
                 return {p: mark_horizon(ind, cps[p].decision_period, duration) for p, ind in ours.items()}
             emu.submit(self._others.decide(emu, inds))
 
+    def render(self, mode: str) -> np.ndarray:
+        from bridge.render import render_frame
+
+        return render_frame(self.emulation)
+
     def close(self) -> None:
         if self._emu is not None:
             self._emu.close()
@@ -314,18 +457,34 @@ class _Seeds:
         return first
 
 
+def _check_render_mode(render_mode: str | None, modes: Sequence[str]) -> str | None:
+    if render_mode is not None and render_mode not in modes:
+        known = ", ".join(map(repr, modes)) if modes else "none (this env does not render)"
+        raise ValueError(f"render_mode {render_mode!r} is not supported; supported: {known}")
+    return render_mode
+
+
 class PointsParallelEnv(ParallelEnv):
     """PettingZoo parallel env: one agent per control point of the driver (all deciding together).
 
-    Agents are named by their control point (e.g. `slice/cell3`). Use `EmulationParallelEnv` for a
-    world in this process, `bridge.remote.RemoteParallelEnv` for one over ZeroMQ.
+    Agents are named by their control point (e.g. `slice/cell3`; `bridge.wrappers.SafeAgentIds` maps
+    them to ids without `/`). Use `EmulationParallelEnv` for a world in this process,
+    `bridge.remote.RemoteParallelEnv` for one over ZeroMQ. `actions`, `observations`: see the module
+    docs; `render_mode`: None or one of `metadata["render_modes"]`.
     """
 
     metadata = {"render_modes": [], "name": "ranemu_parallel_v0"}
 
-    def __init__(self, driver: Driver, actions: str = "adapted"):
+    def __init__(self, driver: Driver, actions: str = "adapted", observations: str = "box",
+                 render_mode: str | None = None):
+        if actions not in ACTION_MODES:
+            raise ValueError(f"actions must be one of {', '.join(map(repr, ACTION_MODES))}, got {actions!r}")
+        if observations not in OBSERVATION_MODES:
+            raise ValueError(f"observations must be 'box' or 'flat', got {observations!r}")
+        self.render_mode = _check_render_mode(render_mode, self.metadata["render_modes"])
         self.driver = driver
         self.actions_mode = actions
+        self.observations_mode = observations
         self._described: dict[str, dict] | None = None
         self.agents: list[str] = []
         self._seeds = _Seeds()
@@ -342,7 +501,8 @@ class PointsParallelEnv(ParallelEnv):
                                  + ", ".join(f"{p}={d['decision_period']:g} s" for p, d in described.items()))
             self._described = described
             self._adapters = {p: make_adapter(d, self.actions_mode) for p, d in described.items()}
-            self._obs_spaces = {p: box_space(d["observation_space"]) for p, d in described.items()}
+            self._obs_spaces = {p: observation_space(d["observation_space"], self.observations_mode)
+                                for p, d in described.items()}
             self._act_spaces = {p: a.space() for p, a in self._adapters.items()}
         return self._described
 
@@ -425,8 +585,11 @@ class PointsParallelEnv(ParallelEnv):
         self._done = not self.agents
         return obs, rew, term, trunc, info
 
-    def render(self) -> None:
-        return None
+    def render(self) -> np.ndarray | None:
+        """With render_mode "rgb_array": an (H, W, 3) uint8 image of the world now (bridge.render)."""
+        if self.render_mode is None:
+            return None
+        return self.driver.render(self.render_mode)
 
     def close(self) -> None:
         self.driver.close()
@@ -440,10 +603,12 @@ class PointEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, driver: Driver, point: str, actions: str = "adapted"):
-        self._par = PointsParallelEnv(driver, actions)
+    def __init__(self, driver: Driver, point: str, actions: str = "adapted", observations: str = "box",
+                 render_mode: str | None = None):
+        self.render_mode = _check_render_mode(render_mode, self.metadata["render_modes"])
+        self._par = PointsParallelEnv(driver, actions, observations)
+        self._par.render_mode = self.render_mode
         self.point = point
-        self.render_mode = None
 
     def _check_point(self) -> None:
         if self._par.possible_agents != [self.point]:
@@ -479,6 +644,10 @@ class PointEnv(gymnasium.Env):
         p = self.point
         return obs[p], rew[p], term[p], trunc[p], info[p]
 
+    def render(self) -> np.ndarray | None:
+        """With render_mode "rgb_array": an (H, W, 3) uint8 image of the world now (bridge.render)."""
+        return self._par.render()
+
     def close(self) -> None:
         self._par.close()
 
@@ -489,43 +658,68 @@ def _scenario(scenario: Scenario | str | Path, overrides: Mapping[str, Any] | No
         if overrides:
             raise ValueError("overrides apply to a scenario file; pass a path, or change the Scenario object")
         return scenario
-    path = Path(scenario)
-    if not path.exists() and not path.is_absolute() and (REPO_ROOT / path).exists():
-        path = REPO_ROOT / path  # bundled scenarios resolve from the source tree too
-    return load_scenario(path, dict(overrides or {}))
+    return load_scenario(resolve_scenario(scenario), dict(overrides or {}))
 
 
-class EmulationParallelEnv(PointsParallelEnv):
+def _rebuild(cls: type, args: tuple, kwargs: dict) -> Any:
+    return cls(*args, **kwargs)
+
+
+class _FreshPickle:
+    """Pickles as the constructor call that made it: unpickling builds a fresh env (no world, no
+    episode state). What multi-process vectorisers (SB3 SubprocVecEnv, SuperSuit) need; the world
+    itself (SimPy generators, numba state) does not pickle and would not be worth shipping."""
+
+    _ctor: tuple[tuple, dict]
+
+    def __reduce__(self):
+        args, kwargs = self._ctor
+        return _rebuild, (type(self), args, kwargs)
+
+
+class EmulationParallelEnv(_FreshPickle, PointsParallelEnv):
     """PettingZoo parallel env over an Emulation in this process.
 
-    `scenario`: a Scenario, or a file path with dotted `overrides` ({"ran.num_ues": 30, "seed": 3}).
+    `scenario`: a Scenario, or a file path (or a bundled scenario's name, see
+    `bridge.bundled.resolve_scenario`) with dotted `overrides` ({"ran.num_ues": 30, "seed": 3}).
     Agents: the points of `kind` (e.g. "slice_partition": one agent per cell) or the named `points`.
     """
 
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 1, "name": "ranemu_parallel_v0"}
+
     def __init__(self, scenario: Scenario | str | Path, *, kind: str | None = None,
-                 points: Sequence[str] | None = None, actions: str = "adapted",
-                 overrides: Mapping[str, Any] | None = None,
+                 points: Sequence[str] | None = None, actions: str = "adapted", observations: str = "box",
+                 overrides: Mapping[str, Any] | None = None, render_mode: str | None = None,
                  subsystems: list[Callable[[Emulation], Subsystem]] | None = None,
                  run_dir: Path | None = None, keep_traces: bool = False):
+        self._ctor = ((scenario,), dict(kind=kind, points=points, actions=actions, observations=observations,
+                                        overrides=overrides, render_mode=render_mode, subsystems=subsystems,
+                                        run_dir=run_dir, keep_traces=keep_traces))
         driver = EmulationDriver(_scenario(scenario, overrides), points=points, kind=kind,
                                  subsystems=subsystems, run_dir=run_dir, keep_traces=keep_traces)
-        super().__init__(driver, actions)
+        super().__init__(driver, actions, observations, render_mode)
 
     @property
     def emulation(self) -> Emulation:
         return self.driver.emulation
 
 
-class EmulationEnv(PointEnv):
+class EmulationEnv(_FreshPickle, PointEnv):
     """Gymnasium env for the control point `point` of an Emulation in this process."""
 
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
+
     def __init__(self, scenario: Scenario | str | Path, point: str, *, actions: str = "adapted",
-                 overrides: Mapping[str, Any] | None = None,
+                 observations: str = "box", overrides: Mapping[str, Any] | None = None,
+                 render_mode: str | None = None,
                  subsystems: list[Callable[[Emulation], Subsystem]] | None = None,
                  run_dir: Path | None = None, keep_traces: bool = False):
+        self._ctor = ((scenario, point), dict(actions=actions, observations=observations, overrides=overrides,
+                                              render_mode=render_mode, subsystems=subsystems, run_dir=run_dir,
+                                              keep_traces=keep_traces))
         driver = EmulationDriver(_scenario(scenario, overrides), points=[point], subsystems=subsystems,
                                  run_dir=run_dir, keep_traces=keep_traces)
-        super().__init__(driver, point, actions)
+        super().__init__(driver, point, actions, observations, render_mode)
 
     @property
     def emulation(self) -> Emulation:
@@ -533,49 +727,105 @@ class EmulationEnv(PointEnv):
 
 
 # -- the paper scenarios -----------------------------------------------------------------------
-# Keyword arguments other than the env options are scenario overrides: top-level fields
-# (seed=3, duration=20, episode_steps=10) or dotted paths via a dict, **{"ran.decision_period_s": 0.5}.
+# Scenario overrides go in `overrides=` as {dotted path: value}: {"duration": 20, "episode_steps": 10,
+# "ran.decision_period_s": 0.5}. Loose keyword overrides (duration=20) are still accepted for old
+# call sites, with a DeprecationWarning: a keyword that is an env option elsewhere (render_mode) must
+# never be read as a scenario field.
 SLICING_SCENARIO = "scenarios/slicing-12cell.yaml"
 MEC_SCENARIO = "scenarios/mec-dirs.yaml"
 
 
+def _merge(overrides: Mapping[str, Any] | None, legacy: Mapping[str, Any], where: str) -> dict[str, Any]:
+    if legacy:
+        warnings.warn(f"{where}: scenario overrides as keywords ({', '.join(legacy)}) are deprecated; "
+                      f"pass overrides={{...}}", DeprecationWarning, stacklevel=3)
+    return {**(overrides or {}), **legacy}
+
+
 def slicing_parallel_env(path: str | Path = SLICING_SCENARIO, *, actions: str = "adapted",
-                         keep_traces: bool = False, run_dir: Path | None = None,
-                         **overrides: Any) -> EmulationParallelEnv:
-    """Inter-cell inter-slice PRB partitioning: one agent per cell (`slice/cell{k}`), shares via
-    the simplex adapter (Box(0, 1, (slices,)) → shares summing to 1)."""
-    return EmulationParallelEnv(path, kind="slice_partition", actions=actions, overrides=overrides,
-                                keep_traces=keep_traces, run_dir=run_dir)
+                         observations: str = "box", overrides: Mapping[str, Any] | None = None,
+                         render_mode: str | None = None, keep_traces: bool = False,
+                         run_dir: Path | None = None, **legacy_overrides: Any) -> EmulationParallelEnv:
+    """Inter-cell inter-slice PRB partitioning: one agent per cell (`slice/cell{k}`).
+
+    Actions: "adapted" (default, what agents.td3 learns on): Box(0, 1, (slices,)) → shares x / sum(x);
+    "normalized": Box(-1, 1) → softmax shares (SB3/RLlib/CleanRL); "raw". For RLlib and other
+    libraries that refuse `/` in agent ids, wrap with `bridge.wrappers.SafeAgentIds`.
+    """
+    return EmulationParallelEnv(path, kind="slice_partition", actions=actions, observations=observations,
+                                overrides=_merge(overrides, legacy_overrides, "slicing_parallel_env"),
+                                render_mode=render_mode, keep_traces=keep_traces, run_dir=run_dir)
 
 
-def cell_env(cell: int = 0, path: str | Path = SLICING_SCENARIO, *, actions: str = "adapted",
-             keep_traces: bool = False, run_dir: Path | None = None, **overrides: Any) -> EmulationEnv:
-    """One cell's slice partition as a Gymnasium env; the other cells follow the scenario's policy
-    (`agents.policies.slice_partition`, traffic-aware in the paper scenario)."""
-    return EmulationEnv(path, f"slice/cell{int(cell)}", actions=actions, overrides=overrides,
+def cell_env(cell: int = 0, path: str | Path = SLICING_SCENARIO, *, actions: str = "normalized",
+             observations: str = "box", overrides: Mapping[str, Any] | None = None,
+             render_mode: str | None = None, keep_traces: bool = False, run_dir: Path | None = None,
+             **legacy_overrides: Any) -> EmulationEnv:
+    """One cell's slice partition as a Gymnasium env (`ranemu/SliceCell-v0`); the other cells follow
+    the scenario's policy (`agents.policies.slice_partition`, traffic-aware in the paper scenario).
+
+    ## Observation Space
+    Box(0, 10, (4N,)) float32 (N slices): per slice throughput / requirement, load, active users /
+    group size, then the neighbour cells' mean load per slice (paper eq. 5); see SlicePartitionPoint.
+    ## Action Space
+    "normalized" (default): Box(-1, 1, (N,)) → shares softmax(3 x); "adapted": Box(0, 1) → x / sum(x);
+    "raw": shares that must sum to 1.
+    ## Reward
+    The cell's minimum slice satisfaction over the period the action governed, in [0, 1].
+    ## Episode End
+    Truncated at the scenario's `episode_steps` or at the last epoch before `duration`.
+    """
+    return EmulationEnv(path, f"slice/cell{int(cell)}", actions=actions, observations=observations,
+                        overrides=_merge(overrides, legacy_overrides, "cell_env"), render_mode=render_mode,
                         keep_traces=keep_traces, run_dir=run_dir)
 
 
-def offloading_env(path: str | Path = MEC_SCENARIO, *, actions: str = "adapted", keep_traces: bool = False,
-                   run_dir: Path | None = None, **overrides: Any) -> EmulationEnv:
-    """MEC task offloading at the core MEC (`mec/core`, `mec.control: core`): one decision per
-    device and epoch, MultiDiscrete(M + 1) per device (0 = local, j + 1 = server j)."""
-    return EmulationEnv(path, "mec/core", actions=actions, overrides={"mec.control": "core", **overrides},
-                        keep_traces=keep_traces, run_dir=run_dir)
+def offloading_env(path: str | Path = MEC_SCENARIO, *, actions: str = "adapted", observations: str = "box",
+                   overrides: Mapping[str, Any] | None = None, render_mode: str | None = None,
+                   keep_traces: bool = False, run_dir: Path | None = None,
+                   **legacy_overrides: Any) -> EmulationEnv:
+    """MEC task offloading at the core MEC (`mec/core`, `mec.control: core`; `ranemu/MecOffloading-v0`).
+
+    ## Observation Space
+    Box((D, 3M + 2)) float32 per device and server (see CoreAssignmentPoint);
+    `observations="flat"` gives its 1-D reshape.
+    ## Action Space
+    "adapted" (default): MultiDiscrete(M + 1) per device (0 = local, j + 1 = server j);
+    "normalized": Box(-1, 1, (D,)) rounded to a choice per device (TD3, SAC); "raw": Box(0, M)
+    of integers.
+    ## Reward
+    1 / objective of the decided batch (paper V-C(3)).
+    ## Episode End
+    Truncated at the scenario's `episode_steps` or at the last epoch before `duration`.
+    """
+    merged = {"mec.control": "core", **_merge(overrides, legacy_overrides, "offloading_env")}
+    return EmulationEnv(path, "mec/core", actions=actions, observations=observations, overrides=merged,
+                        render_mode=render_mode, keep_traces=keep_traces, run_dir=run_dir)
 
 
 def offloading_parallel_env(path: str | Path = MEC_SCENARIO, *, actions: str = "adapted",
-                            keep_traces: bool = False, run_dir: Path | None = None,
-                            **overrides: Any) -> EmulationParallelEnv:
+                            observations: str = "box", overrides: Mapping[str, Any] | None = None,
+                            render_mode: str | None = None, keep_traces: bool = False,
+                            run_dir: Path | None = None, **legacy_overrides: Any) -> EmulationParallelEnv:
     """MEC task offloading as the paper's per-server agents (`mec/server{j}`, `mec.control:
     servers`): each scores every device in [0, 1]; the emulator combines the scores by max vote."""
-    return EmulationParallelEnv(path, kind="offloading", actions=actions,
-                                overrides={"mec.control": "servers", **overrides},
-                                keep_traces=keep_traces, run_dir=run_dir)
+    merged = {"mec.control": "servers", **_merge(overrides, legacy_overrides, "offloading_parallel_env")}
+    return EmulationParallelEnv(path, kind="offloading", actions=actions, observations=observations,
+                                overrides=merged, render_mode=render_mode, keep_traces=keep_traces,
+                                run_dir=run_dir)
 
 
-# gymnasium.make ids (after `import bridge.envs`); keyword arguments go to the constructors above.
+# gymnasium.make ids (after `import bridge.envs`, or automatically through the `gymnasium.envs`
+# entry point); keyword arguments go to the constructors above, e.g.
+# gymnasium.make("ranemu/SliceCell-v0", cell=3, overrides={"duration": 60}, render_mode="rgb_array").
 GYM_IDS = {"ranemu/SliceCell-v0": "bridge.envs:cell_env", "ranemu/MecOffloading-v0": "bridge.envs:offloading_env"}
-for _id, _entry in GYM_IDS.items():
-    if _id not in gymnasium.registry:
-        gymnasium.register(id=_id, entry_point=_entry)
+
+
+def register_envs() -> None:
+    """Register GYM_IDS with gymnasium (idempotent)."""
+    for _id, _entry in GYM_IDS.items():
+        if _id not in gymnasium.registry:
+            gymnasium.register(id=_id, entry_point=_entry)
+
+
+register_envs()

@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from bridge.client import AgentClient, Indication as WireIndication, ServerBye, Welcome
-from bridge.envs import PointEnv, PointsParallelEnv, mark_horizon
+from bridge.envs import PointEnv, PointsParallelEnv, _check_render_mode, mark_horizon
 from emulator.control import Indication
 
 # How long a reset may wait for the fresh world's first indication (a world build can take time).
@@ -127,19 +127,33 @@ class RemoteDriver:
 
 
 class RemoteParallelEnv(PointsParallelEnv):
-    """PettingZoo parallel env over an emulator process; agents are the `roles` it attaches for."""
+    """PettingZoo parallel env over an emulator process; agents are the `roles` it attaches for.
 
-    def __init__(self, endpoint: str, roles: Sequence[str], *, actions: str = "adapted", name: str = "remote-env",
-                 timeout_s: float = 10.0, curve: Mapping | None = None):
-        super().__init__(RemoteDriver(endpoint, roles, name=name, timeout_s=timeout_s, curve=curve), actions)
+    `actions` ("adapted" by default, as in-process), `observations`: see bridge.envs. No render
+    modes: the world is in another process (its run folder has the report plots).
+    """
+
+    def __init__(self, endpoint: str, roles: Sequence[str], *, actions: str = "adapted", observations: str = "box",
+                 render_mode: str | None = None, name: str = "remote-env", timeout_s: float = 10.0,
+                 curve: Mapping | None = None):
+        _check_render_mode(render_mode, self.metadata["render_modes"])
+        super().__init__(RemoteDriver(endpoint, roles, name=name, timeout_s=timeout_s, curve=curve), actions,
+                         observations, render_mode)
 
 
 class RemoteEnv(PointEnv):
-    """Gymnasium env for one control point (`role`) of an emulator process."""
+    """Gymnasium env for one control point (`role`) of an emulator process.
 
-    def __init__(self, endpoint: str, role: str, *, actions: str = "adapted", name: str = "remote-env",
-                 timeout_s: float = 10.0, curve: Mapping | None = None):
-        super().__init__(RemoteDriver(endpoint, [role], name=name, timeout_s=timeout_s, curve=curve), role, actions)
+    `actions` ("adapted" by default, as in-process `EmulationEnv`; pass "normalized" to match
+    `cell_env`), `observations`: see bridge.envs.
+    """
+
+    def __init__(self, endpoint: str, role: str, *, actions: str = "adapted", observations: str = "box",
+                 render_mode: str | None = None, name: str = "remote-env", timeout_s: float = 10.0,
+                 curve: Mapping | None = None):
+        _check_render_mode(render_mode, self.metadata["render_modes"])
+        super().__init__(RemoteDriver(endpoint, [role], name=name, timeout_s=timeout_s, curve=curve), role, actions,
+                         observations, render_mode)
 
 
 def env_steps_per_second(make_env: Callable[[], Any], policy: Callable[[np.ndarray], Any], steps: int,

@@ -43,7 +43,7 @@ from emulator.radio.sinr import sinr_kernel, thermal_noise_w
 from topology.query import cell_arrays, site_displacements
 
 _WARNED_MODELS: set[str] = set()
-log = logging.getLogger(__name__)
+log = logging.getLogger("ranemu.radio")  # under "ranemu": the run log records it (emulator.emulation)
 
 LOS_GRID_POINTS_PER_DECORRELATION = 8.0
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ranemu.radio")  # under "ranemu": the run log records it (emulator.emulation)
 
 # Padding of the periodic embedding in decorrelation distances: the wrapped covariance error is ≤ e^−8.
 EMBED_PAD_DECORRELATIONS = 8.0

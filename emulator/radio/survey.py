@@ -195,6 +195,17 @@ def _plot_map(result: SurveyResult, path: Path) -> None:
             yi, xi = np.nonzero(mask)
             ax1.text(xs[int(np.median(xi))], ys[int(np.median(yi))], str(c), fontsize=6, ha="center", va="center")
     ax1.set_title("Best server (cell index)", fontsize=9)
+    # The colours come from a graph colouring (neighbouring serving areas differ), not one per cell:
+    # the key says so, and the numbers name the cells.
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    ax1.legend(handles=[Patch(color=base[0], label="serving area of the cell numbered in it\n"
+                                                   "(colours only tell neighbours apart)"),
+                        Line2D([], [], marker="^", ls="", color="k", ms=5, label="site"),
+                        Line2D([], [], color="k", lw=0.8, label="sector boresight"),
+                        Patch(facecolor="white", edgecolor="0.6", label="outside the area")],
+               loc="upper left", bbox_to_anchor=(0.0, -0.08), fontsize=7, ncol=2, frameon=False)
 
     im = ax2.imshow(sinr_db, origin="lower", extent=extent, cmap="viridis", interpolation="nearest",
                     vmin=max(-10.0, np.nanpercentile(sinr_db, 0.5)), vmax=min(40.0, np.nanpercentile(sinr_db, 99.5)))

@@ -385,8 +385,9 @@ class RanSubsystem(Subsystem):
         for s, name in enumerate(self.slice_names):
             rows.append({
                 "slice": name,
-                "throughput_mbps": t["throughput"][s] / max(t["thr_n"][s], 1) / 1e6 if t["thr_n"][s] else float("nan"),
-                "delay_ms": t["delay"][s] / max(t["delay_n"][s], 1) * 1e3 if t["delay_n"][s] else float("nan"),
+                # SI units, as in the traces (bit/s, s): one convention across summary.json and traces.
+                "throughput_bps": t["throughput"][s] / max(t["thr_n"][s], 1) if t["thr_n"][s] else float("nan"),
+                "delay_s": t["delay"][s] / max(t["delay_n"][s], 1) if t["delay_n"][s] else float("nan"),
                 "satisfaction": t["sat"][s] / steps,
                 "load": t["load"][s] / steps,
                 "active_ues_total": t["users"][s] / steps,

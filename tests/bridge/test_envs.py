@@ -235,7 +235,7 @@ def test_simplex_adapter_maps_any_box_sample_onto_shares():
     assert adapter.to_point(neg) is neg
     raw = make_adapter(point, "raw")
     assert type(raw).__name__ == "ActionAdapter" and raw.to_point(neg) is neg
-    with pytest.raises(ValueError, match="adapted' or 'raw"):
+    with pytest.raises(ValueError, match="'normalized', 'adapted', 'raw'"):
         make_adapter(point, "clipped")
 
 
@@ -261,7 +261,7 @@ def test_assignment_adapter_is_multidiscrete_over_local_and_each_server():
 
 # -- the paper scenarios ------------------------------------------------------------------------
 def test_cell_env_on_the_slicing_scenario_passes_check_env_and_adapted_shares_always_apply():
-    env = cell_env(3, duration=6)
+    env = cell_env(3, actions="adapted", overrides={"duration": 6})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env, skip_render_check=True)
@@ -282,7 +282,7 @@ def test_cell_env_on_the_slicing_scenario_passes_check_env_and_adapted_shares_al
 
 
 def test_cell_env_seeded_episodes_repeat_exactly():
-    env = cell_env(0, duration=4)
+    env = cell_env(0, overrides={"duration": 4})
     actions = [np.array(a, np.float32) for a in ([1, 0, 0, 0], [0.1, 0.2, 0.3, 0.4], [0, 0, 0, 0])]
     a_obs, a_rew = rollout(env, 4, actions)
     b_obs, b_rew = rollout(env, 4, actions)
@@ -296,7 +296,7 @@ def test_cell_env_seeded_episodes_repeat_exactly():
 def test_registered_cell_env_passes_check_env_with_its_spec_determinism_checks():
     import gymnasium
 
-    env = gymnasium.make("ranemu/SliceCell-v0", cell=5, duration=4)
+    env = gymnasium.make("ranemu/SliceCell-v0", cell=5, overrides={"duration": 4})
     assert env.spec is not None and not env.spec.nondeterministic
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -307,7 +307,7 @@ def test_registered_cell_env_passes_check_env_with_its_spec_determinism_checks()
 
 
 def test_raw_shares_that_do_not_sum_to_one_are_rejected_with_the_points_reason():
-    env = cell_env(0, actions="raw", duration=4)
+    env = cell_env(0, actions="raw", overrides={"duration": 4})
     env.reset(seed=2)
     _, _, _, _, info = env.step(np.full(4, 0.5, np.float32))
     assert "shares sum to 2" in info["rejected"]
@@ -316,7 +316,7 @@ def test_raw_shares_that_do_not_sum_to_one_are_rejected_with_the_points_reason()
 
 
 def test_slicing_parallel_env_passes_parallel_api_test_with_one_agent_per_cell():
-    env = slicing_parallel_env(duration=4)
+    env = slicing_parallel_env(overrides={"duration": 4})
     assert env.possible_agents == [f"slice/cell{k}" for k in range(12)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -325,7 +325,7 @@ def test_slicing_parallel_env_passes_parallel_api_test_with_one_agent_per_cell()
 
 
 def test_offloading_env_passes_check_env():
-    env = offloading_env(episode_steps=4, duration=20.0)
+    env = offloading_env(overrides={"episode_steps": 4, "duration": 20.0})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env, skip_render_check=True)
@@ -333,7 +333,7 @@ def test_offloading_env_passes_check_env():
 
 
 def test_offloading_env_applies_the_chosen_servers():
-    env = offloading_env(episode_steps=4, duration=20.0)
+    env = offloading_env(overrides={"episode_steps": 4, "duration": 20.0})
     assert env.action_space == spaces.MultiDiscrete([3] * 30)  # local, server 0, server 1 per device
     env.reset(seed=1)
     choice = np.array([0, 1, 2] * 10)
@@ -344,7 +344,7 @@ def test_offloading_env_applies_the_chosen_servers():
 
 
 def test_offloading_parallel_env_serves_one_agent_per_server():
-    env = offloading_parallel_env(episode_steps=4, duration=20.0)
+    env = offloading_parallel_env(overrides={"episode_steps": 4, "duration": 20.0})
     assert env.possible_agents == ["mec/server0", "mec/server1"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")

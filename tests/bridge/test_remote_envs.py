@@ -250,9 +250,9 @@ def slice_policy(obs):
 
 def test_remote_cell_env_on_ranemu_run_reproduces_the_in_process_cell_env():
     seeds = [3, None]
-    local = episodes(cell_env(0, duration=5), seeds, slice_policy)
+    local = episodes(cell_env(0, overrides={"duration": 5}), seeds, slice_policy)
     with launch_emulator("scenarios/slicing-12cell.yaml", ["duration=5", "output.report=false"]) as em:
-        env = RemoteEnv(em.endpoint, "slice/cell0", timeout_s=30.0)
+        env = RemoteEnv(em.endpoint, "slice/cell0", actions="normalized", timeout_s=30.0)
         try:
             remote = episodes(env, seeds, slice_policy)
         finally:
@@ -272,7 +272,7 @@ def test_remote_parallel_env_over_twelve_cells_passes_parallel_api_test_and_matc
             rewards.append([rew[p] for p in sorted(rew)])
         return np.array(rewards)
 
-    local = run(slicing_parallel_env(duration=4))
+    local = run(slicing_parallel_env(overrides={"duration": 4}))
     cells = [f"slice/cell{k}" for k in range(12)]
     with launch_emulator("scenarios/slicing-12cell.yaml", ["duration=4", "output.report=false"]) as em:
         env = RemoteParallelEnv(em.endpoint, cells, timeout_s=30.0)
@@ -296,7 +296,7 @@ def test_remote_offloading_env_sends_multidiscrete_assignments_and_matches_in_pr
         return np.where(gains.max(axis=1) > -80.0, best + 1, 0).astype(np.int64)
 
     params = ["mec.control=core", "episode_steps=4", "duration=20", "output.report=false"]
-    local = episodes(offloading_env(**{"mec.control": "core", "episode_steps": 4, "duration": 20}),
+    local = episodes(offloading_env(overrides={"episode_steps": 4, "duration": 20}),
                      [2, None], nearest_or_local)
     with launch_emulator("scenarios/mec-dirs.yaml", params) as em:
         env = RemoteEnv(em.endpoint, "mec/core", timeout_s=30.0)
