@@ -475,9 +475,14 @@ EXAMPLES = {
     "demo": "ranemu demo --until 10",
     "validate": "ranemu validate scenarios/*.yaml",
     "topology": "ranemu topology scenarios/slicing-12cell.yaml --out map.png",
-    "radio": "ranemu radio scenarios/slicing-12cell.yaml --ues 2000 --out radio/",
+    "radio": "ranemu radio scenarios/slicing-12cell.yaml --ues 2000 --out radio/\n"
+             "  ranemu radio --calibration 38901-uma-6ghz --drops 40   # TR 38.901 calibration vs 3GPP",
     "sweep": "ranemu sweep scenarios/mec-dirs.yaml --param mec.num_devices=10:50:20 --policies local,greedy --seeds 2",
-    "experiment": "ranemu experiment --list",
+    "experiment": "ranemu experiment --list\n  ranemu experiment mec-dirs --quick",
+    "replay": "ranemu replay runs/slicing-12cell-20261130-090000\n"
+              "  ranemu replay RUN_DIR --point slice/cell3 --policy traffic_aware   # what if cell 3 had the baseline",
+    "dashboard": "ranemu dashboard --pub tcp://127.0.0.1:5556 --bind 127.0.0.1:8050\n"
+                 "  ranemu run scenarios/slicing-12cell.yaml --realtime --dashboard   # or from the run itself",
     "keys": "ranemu keys ~/.ranemu/keys --name server",
 }
 
