@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from emulator.decisions import DECISION_COLUMNS
+
 
 class FieldDoc(NamedTuple):
     """One trace column's documentation; `dtype` (e.g. "int64") is the type it is stored as, if set."""
@@ -113,7 +115,11 @@ MEC = {
     "queued_tasks": FieldDoc("count", "tasks that waited for an uplink, device CPU or server CPU", MEC_SUB, "int64"),
 }
 
-BUILTIN: dict[str, dict[str, FieldDoc]] = {"ran": RAN, "mec_tasks": MEC_TASKS, "mec": MEC}
+# The decisions trace has its own writer (emulator.decisions); its dictionary is listed here so the
+# docs page and the checks cover every trace a run writes.
+DECISIONS = {name: FieldDoc(unit, description, source) for name, (unit, description, source) in DECISION_COLUMNS.items()}
+
+BUILTIN: dict[str, dict[str, FieldDoc]] = {"ran": RAN, "mec_tasks": MEC_TASKS, "mec": MEC, "decisions": DECISIONS}
 
 
 def markdown() -> str:

@@ -35,6 +35,7 @@ def test_a_ran_run_writes_every_column_with_its_unit_and_counts_as_integers(tmp_
     emu.run()
     emu.close()
     schema = check_documented(tmp_path / "traces" / "ran.parquet", "ran")
+    check_documented(tmp_path / "traces" / "decisions.parquet", "decisions")
     assert schema.field("throughput_bps").metadata[b"unit"] == b"bit/s"
     assert str(schema.field("packets").type) == "int64" and str(schema.field("drops").type) == "int64"
     df = pq.read_table(tmp_path / "traces" / "ran.parquet").to_pandas()
