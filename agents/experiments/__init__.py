@@ -1,0 +1,1 @@
+"""Paper-reproduction experiment commands (registered as `ranemu experiment NAME`)."""
