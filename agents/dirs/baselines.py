@@ -99,7 +99,7 @@ def train_and_evaluate(algo: str, seed: int, steps: int, eval_epochs: int, scena
     if algo == "ddpg":
         n = env.action_space.shape[0]
         # SB3 defaults otherwise; the paper's replay size and minibatch (§VI-A) where they apply.
-        model = DDPG("MlpPolicy", env, buffer_size=1024, batch_size=256, learning_starts=100,
+        model = DDPG("MlpPolicy", env, buffer_size=1024, batch_size=256, learning_starts=min(100, steps // 2),
                      action_noise=NormalActionNoise(np.zeros(n), 0.2 * np.ones(n)), seed=seed, device="cpu",
                      verbose=0)
     elif algo == "a2c":

@@ -65,6 +65,6 @@ class DirsConfig:
         return cls(**d)
 
 
-# The quick variant (smoke runs, the test): the same algorithm at a few percent of the budget.
-QUICK = DirsConfig(demonstrations=64, pretrain_steps=150, demo_iterations=120, steps=150, iterations=40,
-                   batch_size=64, buffer_size=256)
+# The quick variant (smoke runs, the test): the same algorithm at a token budget.
+QUICK = DirsConfig(demonstrations=16, pretrain_steps=30, demo_iterations=40, steps=30, iterations=20,
+                   batch_size=16, buffer_size=64)

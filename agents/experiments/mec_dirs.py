@@ -16,7 +16,8 @@ usable as `agents.dirs.policy:load?checkpoint=DIR/dirs.pt` in `ranemu sweep --po
 and prints the table with the chosen point.
 
 Every independent run (a seed, a sweep point, an ablation) is one job of the project's job runner
-(bridge.jobs, resumable with --resume; in this process when the runner is not installed). Seeds:
+(bridge.jobs: persisted as it finishes, resumable with --resume; --workers N runs N at once, 0 in
+this process; --part main|sweeps runs one half, e.g. each within a time budget). Seeds:
 seed s is the scenario seed of that run's world (placement + channels) and seeds the search,
 replay and torch; one seed gives one result bit for bit (on one thread).
 """
@@ -67,16 +68,21 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile(cfg=DirsConfig(), seeds=3, table2_sizes=(64, 128, 256, 512), table2_test=256, levy_instances=20,
-                    ablation_seeds=1, baseline_steps=3000, baseline_seeds=1, eval_epochs=100,
+    # What fits ~25 min of one loaded core per part: the paper's algorithm and hyperparameters, with
+    # T_DRL = 1500 online epochs instead of 3000 for DIRS, its ablations and the DRL baselines alike
+    # (--steps sets it), and shorter training (300 epochs, 128 demonstrations) per sweep point.
+    "full": Profile(cfg=DirsConfig(steps=1500), seeds=3, table2_sizes=(64, 128, 256, 512), table2_test=128,
+                    levy_instances=20, ablation_seeds=1, baseline_steps=1500, baseline_seeds=1, eval_epochs=50,
                     sweep_devices=(10, 20, 30, 40, 50, 60, 70, 80, 90, 100), sweep_servers=(2, 4, 6, 8, 10),
-                    sweep_steps=1000, sweep_seeds=1,
+                    sweep_steps=300, sweep_seeds=1,
                     calib_gains_db=(-32.0, -30.0, -29.0, -28.0, -27.0, -26.0, -25.0, -24.0),
-                    calib_fadings=("none", "rayleigh", "nakagami2"), calib_epochs=10),
-    "quick": Profile(cfg=QUICK, seeds=1, table2_sizes=(16, 32), table2_test=16, levy_instances=3, ablation_seeds=1,
-                     baseline_steps=60, baseline_seeds=1, eval_epochs=8, sweep_devices=(6, 12), sweep_servers=(2, 3),
-                     sweep_steps=40, sweep_seeds=1, calib_gains_db=(-32.0, -28.0), calib_fadings=("nakagami2",),
-                     calib_epochs=3),
+                    calib_fadings=("none", "rayleigh", "nakagami2"), calib_epochs=10,
+                    extra={"table2_seeds": 2, "sweep_cfg": {"demonstrations": 128}, "sweep_eval_epochs": 20}),
+    # Every output at a token budget (the test runs it); its numbers mean nothing.
+    "quick": Profile(cfg=QUICK, seeds=1, table2_sizes=(8, 16), table2_test=8, levy_instances=2, ablation_seeds=1,
+                     baseline_steps=20, baseline_seeds=1, eval_epochs=4, sweep_devices=(4, 8), sweep_servers=(2, 3),
+                     sweep_steps=10, sweep_seeds=1, calib_gains_db=(-28.0,), calib_fadings=("rayleigh",),
+                     calib_epochs=2),
 }
 
 
@@ -119,8 +125,6 @@ def job_dirs(seed: int, cfg: dict, scenario: str, overrides: dict, eval_epochs: 
              exact_max_evals: int = 200_000) -> dict:
     """One DIRS run (Algorithm 1) on one placement: demonstrations + pre-training (if imitation),
     `cfg.steps` online epochs, then `eval_epochs` of decentralised inference beside the baselines."""
-    import torch
-
     from agents.dirs.evaluate import evaluate_ensemble
     from agents.dirs.imitation import make_demonstrations
     from agents.dirs.training import train
@@ -141,7 +145,6 @@ def job_dirs(seed: int, cfg: dict, scenario: str, overrides: dict, eval_epochs: 
 
         save(res.ensemble, checkpoint, {"seed": seed, "scenario": scenario, "overrides": overrides,
                                         "config": c.to_dict()})
-    del torch
     return {"seed": seed, "overrides": overrides, "use_levy": c.use_levy, "use_imitation": c.use_imitation,
             "steps": c.steps, "demo_s": demo_s, "train_s": res.train_s + demo_s,
             "reward": res.reward, "objective": res.objective, "mean_time_s": res.mean_time_s,
@@ -187,30 +190,27 @@ def job_calibration(ref_gain_db: float, fading: str, seed: int, epochs: int, num
 
 # -- running jobs ---------------------------------------------------------------------------------------
 def run_all(jobs: list[tuple[str, str, dict]], run_dir: Path, args, description: str) -> dict[str, dict]:
-    """Run (key, fn, kwargs) jobs with bridge.jobs (resumable) when present, else here in order."""
-    try:
-        from bridge.jobs import Job, run_jobs
-    except ImportError:
-        return _run_inline(jobs, description)
-    res = run_jobs([Job(k, f"{FN}:{fn}", kw) for k, fn, kw in jobs], run_dir / "jobs-run", engine=args.engine,
+    """Run (key, fn, kwargs) jobs through the project's job runner (bridge.jobs): each finished job
+    is persisted under `run_dir`, and --resume redoes only what is missing or failed."""
+    from bridge.jobs import Job, run_jobs
+
+    res = run_jobs([Job(k, f"{FN}:{fn}", kw) for k, fn, kw in jobs], run_dir, engine=args.engine,
                    workers=args.workers, resume=args.resume, description=description)
     for key, err in res.errors.items():
         print(f"mec-dirs: job {key} failed: {err}", file=sys.stderr)
     return dict(res.rows)
 
 
-def _run_inline(jobs: list[tuple[str, str, dict]], description: str) -> dict[str, dict]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+def finished_rows(run_dir: Path) -> dict[str, dict]:
+    """Rows of the jobs finished in an earlier run folder (bridge.jobs' records), without running any."""
     rows = {}
-    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[key]}"), console=Console(stderr=True)) as bar:
-        task = bar.add_task(description, total=len(jobs), key="")
-        for key, fn, kw in jobs:
-            bar.update(task, key=key)
-            rows[key] = globals()[fn](**kw)
-            bar.advance(task)
+    for path in sorted((run_dir / "jobs").glob("*.json")):
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if rec.get("status") == "ok":
+            rows[path.stem] = rec["result"]
     return rows
 
 
@@ -227,35 +227,50 @@ def _hardware() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs (shared, loaded), torch on 1 thread"
 
 
-def build_jobs(p: Profile, scenario: str, out: Path) -> list[tuple[str, str, dict]]:
+PARTS = ("main", "sweeps")
+
+
+def build_jobs(p: Profile, scenario: str, out: Path, part: str) -> list[tuple[str, str, dict]]:
+    """The jobs of one part: "main" (Tables II–III, Figs. 5–8, gaps at N = 30) or "sweeps" (Figs. 9–10)."""
     cfg = p.cfg.to_dict()
     jobs: list[tuple[str, str, dict]] = []
+    if part == "sweeps":
+        return _sweep_jobs(p, scenario, cfg)
+    # Most important first (the gaps and Table III), so a run cut short has them.
     for s in range(1, p.seeds + 1):
-        jobs.append((f"table2-s{s}", "job_table2", {"seed": s, "sizes": list(p.table2_sizes),
-                                                     "test_size": p.table2_test, "cfg": cfg, "scenario": scenario}))
         ck = str(out / "dirs.pt") if s == 1 else ""
         jobs.append((f"dirs-s{s}", "job_dirs", {"seed": s, "cfg": cfg, "scenario": scenario, "overrides": {},
                                                  "eval_epochs": p.eval_epochs, "checkpoint": ck}))
+    for s in range(1, p.seeds + 1):
         jobs.append((f"levy-s{s}", "job_levy", {"seed": s, "instances": p.levy_instances, "cfg": cfg,
                                                  "scenario": scenario}))
-    for s in range(1, p.ablation_seeds + 1):
-        for name, change in (("nolevy", {"use_levy": False}), ("noimit", {"use_imitation": False})):
-            jobs.append((f"dirs-{name}-s{s}", "job_dirs", {"seed": s, "cfg": {**cfg, **change}, "scenario": scenario,
-                                                            "overrides": {}, "eval_epochs": p.eval_epochs}))
     for s in range(1, p.baseline_seeds + 1):
         for algo in ("a2c", "ddpg"):
             jobs.append((f"{algo}-s{s}", "job_baseline", {"algo": algo, "seed": s, "steps": p.baseline_steps,
                                                           "eval_epochs": p.eval_epochs, "scenario": scenario}))
-    sweep_cfg = {**cfg, "steps": p.sweep_steps}
+    for s in range(1, p.extra.get("table2_seeds", p.seeds) + 1):
+        jobs.append((f"table2-s{s}", "job_table2", {"seed": s, "sizes": list(p.table2_sizes),
+                                                     "test_size": p.table2_test, "cfg": cfg, "scenario": scenario}))
+    for s in range(1, p.ablation_seeds + 1):
+        for name, change in (("nolevy", {"use_levy": False}), ("noimit", {"use_imitation": False})):
+            jobs.append((f"dirs-{name}-s{s}", "job_dirs", {"seed": s, "cfg": {**cfg, **change}, "scenario": scenario,
+                                                            "overrides": {}, "eval_epochs": p.eval_epochs}))
+    return jobs
+
+
+def _sweep_jobs(p: Profile, scenario: str, cfg: dict) -> list[tuple[str, str, dict]]:
+    jobs: list[tuple[str, str, dict]] = []
+    sweep_cfg = {**cfg, "steps": p.sweep_steps, **p.extra.get("sweep_cfg", {})}
+    ev = p.extra.get("sweep_eval_epochs", p.eval_epochs)
     for s in range(1, p.sweep_seeds + 1):
         for n in p.sweep_devices:
             jobs.append((f"fig9-n{n}-s{s}", "job_dirs", {"seed": s, "cfg": sweep_cfg, "scenario": scenario,
                                                           "overrides": {"mec.num_devices": n, "mec.num_servers": 2},
-                                                          "eval_epochs": p.eval_epochs}))
+                                                          "eval_epochs": ev}))
         for m in p.sweep_servers:
             jobs.append((f"fig10-m{m}-s{s}", "job_dirs", {"seed": s, "cfg": sweep_cfg, "scenario": scenario,
                                                            "overrides": {"mec.num_devices": 30, "mec.num_servers": m},
-                                                           "eval_epochs": p.eval_epochs}))
+                                                           "eval_epochs": ev}))
     return jobs
 
 
@@ -270,6 +285,25 @@ def write_outputs(rows: dict[str, dict], p: Profile, out: Path, wall_s: float) -
 
     written: list[str] = []
     window = max(1, p.cfg.steps // 30)
+
+    t3: list[dict] = []
+    if "dirs-s1" in rows:
+        t3 = _main_outputs(rows, p, out, window, written)
+    f9, f10 = _sweep_outputs(rows, out, written)
+    summary = {"profile": p.cfg.to_dict(), "wall_s": wall_s, "hardware": _hardware(), "files": written,
+               "table3": t3, "gaps": _gaps(rows), "fig9": f9, "fig10": f10,
+               "realised_vs_model_max_rel": max([v["eval"]["realised_vs_model_max_rel"] for k, v in rows.items()
+                                                 if k.startswith(("dirs", "fig"))] or [float("nan")]),
+               "calibrated_scenario": PAPER_SCENARIO}
+    R.write_csv(out / "gaps.csv", summary["gaps"])
+    written.append("gaps.csv")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return summary
+
+
+def _main_outputs(rows: dict[str, dict], p: Profile, out: Path, window: int, written: list[str]) -> list[dict]:
+    """Table II, Figs. 5–8 and Table III into `out` (names appended to `written`); returns Table III's rows."""
+    from agents.dirs import report as R
 
     # Table II
     t2 = [r for k, v in rows.items() if k.startswith("table2-") for r in v["rows"]]
@@ -347,13 +381,11 @@ def write_outputs(rows: dict[str, dict], p: Profile, out: Path, wall_s: float) -
         t3.append({"method": method, "train_s": tr[0], "train_s_ci": tr[1], "inference_s": inf[0],
                    "inference_s_ci": inf[1], "reward": rw[0], "reward_ci": rw[1], "seeds": rw[2], "steps": steps,
                    "paper_train_s": pt[0], "paper_inference_s": pt[1], "paper_reward": pt[2]})
-    g = dirs[0]["eval"]
     for name in ("greedy", "random", "local"):
         rw = R.mean_ci(v["eval"][f"reward_{name}"] for v in dirs)
         t3.append({"method": f"({name} baseline)", "train_s": 0.0, "train_s_ci": float("nan"), "inference_s": float("nan"),
                    "inference_s_ci": float("nan"), "reward": rw[0], "reward_ci": rw[1], "seeds": rw[2], "steps": 0,
                    "paper_train_s": float("nan"), "paper_inference_s": float("nan"), "paper_reward": float("nan")})
-    del g
     hw = _hardware()
     R.write_csv(out / "table3.csv", t3 + [{"method": "hardware (ours)", "train_s": hw}])
     R.write_markdown(out / "table3.md", "Table III: DIRS vs DRL baselines (ours mean ± 95 % CI | paper)",
@@ -368,8 +400,12 @@ def write_outputs(rows: dict[str, dict], p: Profile, out: Path, wall_s: float) -
                      "for every method alike. Timing on a shared, loaded machine: noisy.")
     R.plot_table3([r for r in t3 if r["method"] in R.PAPER_TABLE3], out / "table3.png")
     written += ["table3.csv", "table3.md", "table3.png"]
+    return t3
 
-    # Figs. 9 and 10
+
+def _sweep_outputs(rows: dict[str, dict], out: Path, written: list[str]) -> tuple[list[dict], list[dict]]:
+    from agents.dirs import report as R
+
     def sweep(prefix: str, key: str) -> list[dict]:
         pts: dict[int, list[dict]] = {}
         for k, v in rows.items():
@@ -384,15 +420,24 @@ def write_outputs(rows: dict[str, dict], p: Profile, out: Path, wall_s: float) -
 
     f9 = sweep("fig9-", "mec.num_devices")
     f10 = sweep("fig10-", "mec.num_servers")
-    R.write_csv(out / "fig9_devices.csv", f9)
-    R.plot_sweep(f9, "num_devices", "number of IoTDs N (M = 2)", out / "fig9_devices.png",
-                 "Fig. 9: objective vs number of IoTDs (paper's axis reaches 350 at N = 100)")
-    R.write_csv(out / "fig10_servers.csv", f10)
-    R.plot_sweep(f10, "num_servers", "number of MEC servers M (N = 30)", out / "fig10_servers.png",
-                 "Fig. 10: objective vs number of MEC servers (paper: local flat at 60)")
-    written += ["fig9_devices.csv", "fig9_devices.png", "fig10_servers.csv", "fig10_servers.png"]
+    if f9:
+        R.write_csv(out / "fig9_devices.csv", f9)
+        R.plot_sweep(f9, "num_devices", "number of IoTDs N (M = 2)", out / "fig9_devices.png",
+                     "Fig. 9: objective vs number of IoTDs (paper's axis reaches 350 at N = 100)")
+        written += ["fig9_devices.csv", "fig9_devices.png"]
+    if f10:
+        R.write_csv(out / "fig10_servers.csv", f10)
+        R.plot_sweep(f10, "num_servers", "number of MEC servers M (N = 30)", out / "fig10_servers.png",
+                     "Fig. 10: objective vs number of MEC servers (paper: local flat at 60)")
+        written += ["fig10_servers.csv", "fig10_servers.png"]
+    return f9, f10
 
-    # Gaps: DIRS vs greedy at the paper's setting (N = 30, M = 2), vs the exact optimum where computable.
+
+def _gaps(rows: dict[str, dict]) -> list[dict]:
+    """DIRS vs greedy at the paper's setting (N = 30, M = 2), vs the exact optimum where computable."""
+    from agents.dirs import report as R
+
+    dirs = [v for k, v in sorted(rows.items()) if k.startswith("dirs-s")]
     gaps = []
     for label, evs in (("N=30, M=2 (Table III runs)", [v["eval"] for v in dirs]),
                        *[(f"N={v['overrides']['mec.num_devices']}, M=2 (Fig. 9 point)", [v["eval"]])
@@ -404,31 +449,31 @@ def write_outputs(rows: dict[str, dict], p: Profile, out: Path, wall_s: float) -
                 gaps.append({"setting": label, "reference": ref, "dirs_gap_pct": m_, "ci_pct": c_, "seeds": n_,
                              "phi_dirs": R.mean_ci(e["phi_dirs"] for e in evs)[0],
                              "phi_ref": R.mean_ci(e[f"phi_{ref}"] for e in evs)[0]})
-    R.write_csv(out / "gaps.csv", gaps)
-    written.append("gaps.csv")
-
-    summary = {"profile": p.cfg.to_dict(), "wall_s": wall_s, "hardware": hw, "files": written,
-               "table3": t3, "gaps": gaps,
-               "realised_vs_model_max_rel": max(v["eval"]["realised_vs_model_max_rel"] for k, v in rows.items()
-                                                if k.startswith(("dirs", "fig"))),
-               "calibrated_scenario": PAPER_SCENARIO}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    return summary
+    return gaps
 
 
 def run(args) -> int:
     p = PROFILES["quick" if args.quick else "full"]
     if args.seeds:
         p = Profile(**{**p.__dict__, "seeds": args.seeds})
+    if args.steps:
+        p = Profile(**{**p.__dict__, "cfg": p.cfg.replace(steps=args.steps), "baseline_steps": args.steps})
     out = Path(args.out or ("runs/mec-dirs-quick" if args.quick else "runs/mec-dirs"))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    rows = run_all(build_jobs(p, args.scenario, out), out, args, "mec-dirs")
-    missing = [k for k, _, _ in build_jobs(p, args.scenario, out) if k not in rows]
-    if missing:
-        print(f"mec-dirs: {len(missing)} job(s) failed or missing ({', '.join(missing[:5])}); rerun with --resume",
-              file=sys.stderr)
-        return 1
+    parts = PARTS if args.part == "all" else (args.part,)
+    rows: dict[str, dict] = {}
+    for part in PARTS:
+        jobs = build_jobs(p, args.scenario, out, part)
+        if part in parts:
+            rows.update(run_all(jobs, out / f"jobs-{part}", args, f"mec-dirs {part}"))
+        else:  # written earlier (--part): use what finished there
+            rows.update(finished_rows(out / f"jobs-{part}"))
+        missing = [k for k, _, _ in jobs if k not in rows]
+        if missing and part in parts:
+            print(f"mec-dirs: {part}: {len(missing)} job(s) failed or missing ({', '.join(missing[:4])}); "
+                  f"run that part (again) with --resume", file=sys.stderr)
+            return 1
     summary = write_outputs(rows, p, out, time.perf_counter() - t0)
     for r in summary["table3"]:
         if r["method"] in ("DIRS", "Actor-Critic", "DDPG") or r["method"].startswith("("):
@@ -454,7 +499,7 @@ def calibrate(args) -> int:
                     jobs.append((f"calib-g{g:g}-{f}-n{n}-s{s}", "job_calibration",
                                  {"ref_gain_db": g, "fading": f, "seed": s, "epochs": p.calib_epochs,
                                   "num_devices": n, "scenario": args.scenario}))
-    rows = run_all(jobs, out, args, "calibrate")
+    rows = run_all(jobs, out / "jobs", args, "calibrate")
     table, best = fit(list(rows.values()))
     from agents.dirs.report import write_csv
 
@@ -479,13 +524,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a smoke run of a few minutes (the test runs it)")
     ap.add_argument("--out", help="output folder (default runs/mec-dirs[-quick] or runs/mec-calibration[-quick])")
     ap.add_argument("--seeds", type=int, default=0, help="independent placements (default: the profile's)")
+    ap.add_argument("--steps", type=int, default=0, help="online training epochs T_DRL of DIRS and the DRL baselines "
+                    "(default: the profile's; the paper's is 3000)")
     ap.add_argument("--scenario", default=PAPER_SCENARIO, help="the calibrated scenario (default scenarios/mec-paper.yaml)")
     ap.add_argument("--resume", action="store_true", help="keep finished jobs of an earlier run in --out")
+    ap.add_argument("--part", default="all", choices=("all", *PARTS),
+                    help="run only this part's jobs (the other part's finished jobs in --out are used for the outputs)")
     ap.add_argument("--engine", default="local", choices=("local", "ray"), help="job runner engine")
     ap.add_argument("--workers", type=int, default=0, help="worker processes (0: in this process)")
     args = ap.parse_args(argv)
-    if args.seeds < 0:
-        ap.error("--seeds must be >= 1")
+    if args.seeds < 0 or args.steps < 0:
+        ap.error("--seeds and --steps must be positive")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         return calibrate(args) if args.mode == "calibrate" else run(args)
