@@ -173,3 +173,23 @@ def test_replay_keeps_demonstrations_and_prioritises_by_loss_plus_epsilon():
     buf.delta[:] = [0.0, 1.0, 0.0, 0.5, 0.0, 0.0]
     w = np.array([0.02, 1.02, 0.08, 0.58, 0.08, 0.08]) ** 0.6
     assert buf.probabilities() == pytest.approx(w / w.sum(), rel=1e-12)
+
+
+def test_calibration_fit_averages_seeds_and_prefers_the_point_inside_every_interval():
+    from agents.dirs.calibrate import fit, loss
+
+    inside = {"near_opt_30": 27.0, "top_baseline_30": 90.0, "top_baseline_100": 324.0}
+    assert loss(inside) < 1e-3
+    assert loss({**inside, "top_baseline_100": 200.0}) == pytest.approx(
+        math.log(300 / 200) ** 2 + 0.01 * (math.log(200) - 0.5 * math.log(300 * 350)) ** 2 + loss(inside)
+        - 0.01 * (math.log(324) - 0.5 * math.log(300 * 350)) ** 2, rel=1e-12)
+
+    def row(g, n, seed, greedy, near):
+        return {"ref_gain_db": g, "fading": "rayleigh", "seed": seed, "num_devices": n, "local": 2.0 * n,
+                "greedy": greedy, "random": greedy / 2, "near_opt": near}
+
+    rows = [row(-27, 30, 1, 80, 26), row(-27, 30, 2, 100, 28), row(-27, 100, 1, 320, 130), row(-27, 100, 2, 330, 140),
+            row(-30, 30, 1, 150, 33), row(-30, 100, 1, 370, 146)]
+    table, best = fit(rows)
+    assert [t["ref_gain_db"] for t in table] == [-30, -27] and best["ref_gain_db"] == -27
+    assert best["greedy_30"] == 90 and best["near_opt_30"] == 27 and best["top_baseline_100"] == 325 and best["seeds"] == 2
