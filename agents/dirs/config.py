@@ -16,6 +16,7 @@ class DirsConfig:
     # -- networks (paper §VI-A: a 4-layer fully-connected DNN of 30, 80, 60, 30 neurons) --------
     hidden: tuple[int, ...] = (30, 80, 60, 30)
     learning_rate: float = 1e-3  # ours: Adam's default (paper: Adam [27], no rate given)
+    threads: int = 1  # torch CPU threads (one core; bit-repeatable runs)
 
     # -- imitation acceleration (Algorithm 2, eq. 15) ----------------------------------------------
     demonstrations: int = 256  # paper: "the demonstration data quantity is set to 256"

@@ -74,6 +74,7 @@ def pretrain(ens: Ensemble, demos: Demonstrations, cfg: DirsConfig, seed: int, s
              use_l2: bool = True, optimizer: torch.optim.Optimizer | None = None) -> list[float]:
     """Algorithm 2: `steps` (default T_D) Adam updates on minibatches of K demonstrations; returns
     the loss per update. Sets the input standardisation from the demonstrations' states first."""
+    torch.set_num_threads(cfg.threads)
     ens.fit_input(demos.gain_db)
     opt = optimizer or torch.optim.Adam(ens.parameters(), lr=cfg.learning_rate)
     x = torch.as_tensor(demos.gain_db, dtype=torch.float32)

@@ -119,6 +119,7 @@ def train(world: MecWorld, cfg: DirsConfig, seed: int, demos: Demonstrations | N
     """
     from agents.dirs.imitation import pretrain
 
+    torch.set_num_threads(cfg.threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 1])
     n, m = world.epoch.gain_db.shape[1], world.num_servers
