@@ -474,6 +474,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     parts = PARTS if args.part == "all" else (args.part,)
     rows: dict[str, dict] = {}
+    status = 0
     for part in PARTS:
         jobs = build_jobs(p, args.scenario, out, part)
         if part in parts:
@@ -483,8 +484,8 @@ def run(args) -> int:
         missing = [k for k, _, _ in jobs if k not in rows]
         if missing and part in parts:
             print(f"mec-dirs: {part}: {len(missing)} job(s) failed or missing ({', '.join(missing[:4])}); "
-                  f"run that part (again) with --resume", file=sys.stderr)
-            return 1
+                  f"the outputs below leave them out; run that part again with --resume", file=sys.stderr)
+            status = 1
     summary = write_outputs(rows, p, out, time.perf_counter() - t0)
     for r in summary["table3"]:
         if r["method"] in ("DIRS", "Actor-Critic", "DDPG") or r["method"].startswith("("):
@@ -492,7 +493,7 @@ def run(args) -> int:
     for g in summary["gaps"]:
         print(f"DIRS vs {g['reference']:<8} {g['setting']}: {g['dirs_gap_pct']:+.1f} % (95 % CI ± {g['ci_pct']:.2g})")
     print(f"wrote {len(summary['files'])} files to {out} in {summary['wall_s']:.0f} s")
-    return 0
+    return status
 
 
 def calibrate(args) -> int:
