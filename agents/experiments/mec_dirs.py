@@ -361,7 +361,8 @@ def _main_outputs(rows: dict[str, dict], p: Profile, out: Path, window: int, wri
     written += ["fig7_levy.csv", "fig7_levy.png"]
 
     # Fig. 8
-    curves = {"DIRS framework": _mean_curve([v["reward"] for v in dirs])}
+    curves = {"DIRS framework": _mean_curve([v["reward"] for v in dirs]),
+              "its Lévy-refined action a* (stored, not applied)": 1.0 / _mean_curve([v["refined"] for v in dirs])}
     for name, label in (("nolevy", "DIRS without Lévy flight (ε-greedy refinement)"),
                         ("noimit", "DIRS without imitation acceleration")):
         runs = [v for k, v in rows.items() if k.startswith(f"dirs-{name}-")]
