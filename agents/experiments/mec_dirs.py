@@ -17,7 +17,7 @@ and prints the table with the chosen point.
 
 Every independent run (a seed, a sweep point, an ablation) is one job of the project's job runner
 (bridge.jobs: persisted as it finishes, resumable with --resume; --workers N runs N at once, 0 in
-this process; --part main|sweeps runs one half, e.g. each within a time budget). Seeds:
+this process; --part main|sweeps|small runs one part, e.g. each within a time budget). Seeds:
 seed s is the scenario seed of that run's world (placement + channels) and seeds the search,
 replay and torch; one seed gives one result bit for bit (on one thread).
 """
@@ -79,12 +79,12 @@ PROFILES = {
                     calib_gains_db=(-32.0, -30.0, -29.0, -28.0, -27.0, -26.0, -25.0, -24.0),
                     calib_fadings=("none", "rayleigh", "nakagami2"), calib_epochs=10,
                     extra={"table2_seeds": 1, "sweep_cfg": {"demonstrations": 128}, "sweep_eval_epochs": 20,
-                           "ablation_cfg": {"steps": 750}}),
+                           "ablation_cfg": {"steps": 750}, "small_devices": (8, 10), "small_seeds": 4}),
     # Every output at a token budget (the test runs it); its numbers mean nothing.
     "quick": Profile(cfg=QUICK, seeds=1, table2_sizes=(8, 16), table2_test=8, levy_instances=2, ablation_seeds=1,
                      baseline_steps=20, baseline_seeds=1, eval_epochs=4, sweep_devices=(4, 8), sweep_servers=(2, 3),
                      sweep_steps=10, sweep_seeds=1, calib_gains_db=(-28.0,), calib_fadings=("rayleigh",),
-                     calib_epochs=2),
+                     calib_epochs=2, extra={"small_devices": (4,), "small_seeds": 1}),
 }
 
 
@@ -229,7 +229,7 @@ def _hardware() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs (shared, loaded), torch on 1 thread"
 
 
-PARTS = ("main", "sweeps")
+PARTS = ("main", "sweeps", "small")
 
 
 def job_cfg(cfg: DirsConfig) -> dict:
@@ -241,11 +241,14 @@ def job_cfg(cfg: DirsConfig) -> dict:
 
 
 def build_jobs(p: Profile, scenario: str, out: Path, part: str) -> list[tuple[str, str, dict]]:
-    """The jobs of one part: "main" (Tables II–III, Figs. 5–8, gaps at N = 30) or "sweeps" (Figs. 9–10)."""
+    """The jobs of one part: "main" (Tables II–III, Figs. 5–8, gaps at N = 30), "sweeps" (Figs. 9–10)
+    or "small" (DIRS against the exact optimum over seeds)."""
     cfg = job_cfg(p.cfg)
     jobs: list[tuple[str, str, dict]] = []
     if part == "sweeps":
         return _sweep_jobs(p, scenario, cfg)
+    if part == "small":
+        return _small_jobs(p, scenario, cfg)
     # Most important first (the gaps and Table III), so a run cut short has them.
     for s in range(1, p.seeds + 1):
         ck = str(out / "dirs.pt") if s == 1 else ""
@@ -267,6 +270,16 @@ def build_jobs(p: Profile, scenario: str, out: Path, part: str) -> list[tuple[st
             jobs.append((f"dirs-{name}-s{s}", "job_dirs", {"seed": s, "cfg": {**cfg, **change}, "scenario": scenario,
                                                             "overrides": {}, "eval_epochs": p.eval_epochs}))
     return jobs
+
+
+def _small_jobs(p: Profile, scenario: str, cfg: dict) -> list[tuple[str, str, dict]]:
+    """DIRS against the exact optimum on instances small enough for exhaustive search, over seeds."""
+    sweep_cfg = {**cfg, "steps": p.sweep_steps, **p.extra.get("sweep_cfg", {})}
+    ev = p.extra.get("sweep_eval_epochs", p.eval_epochs)
+    return [(f"small-n{n}-s{s}", "job_dirs", {"seed": s, "cfg": sweep_cfg, "scenario": scenario,
+                                               "overrides": {"mec.num_devices": n, "mec.num_servers": 2},
+                                               "eval_epochs": ev})
+            for n in p.extra.get("small_devices", (8,)) for s in range(1, p.extra.get("small_seeds", 1) + 1)]
 
 
 def _sweep_jobs(p: Profile, scenario: str, cfg: dict) -> list[tuple[str, str, dict]]:
@@ -451,7 +464,12 @@ def _gaps(rows: dict[str, dict]) -> list[dict]:
 
     dirs = [v for k, v in sorted(rows.items()) if k.startswith("dirs-s")]
     gaps = []
+    small: dict[int, list[dict]] = {}
+    for k, v in sorted(rows.items()):
+        if k.startswith("small-"):
+            small.setdefault(int(v["overrides"]["mec.num_devices"]), []).append(v["eval"])
     for label, evs in (("N=30, M=2 (Table III runs)", [v["eval"] for v in dirs]),
+                       *[(f"N={n}, M=2 (small instances)", evs) for n, evs in sorted(small.items())],
                        *[(f"N={v['overrides']['mec.num_devices']}, M=2 (Fig. 9 point)", [v["eval"]])
                          for k, v in sorted(rows.items()) if k.startswith("fig9-") and "phi_optimal" in v["eval"]]):
         for ref in ("greedy", "near_opt", "optimal"):
@@ -490,7 +508,7 @@ def run(args) -> int:
     summary = write_outputs(rows, p, out, time.perf_counter() - t0)
     for r in summary["table3"]:
         if r["method"] in ("DIRS", "Actor-Critic", "DDPG") or r["method"].startswith("("):
-            print(f"{r['method']:<20} reward {r['reward']:.4f} (paper {r['paper_reward']})  Φ = {1 / r['reward']:.2f}")
+            print(f"{r['method']:<20} reward {r['reward']:.4f} (paper {r['paper_reward']})  1/reward = {1 / r['reward']:.2f}")
     for g in summary["gaps"]:
         print(f"DIRS vs {g['reference']:<8} {g['setting']}: {g['dirs_gap_pct']:+.1f} % (95 % CI ± {g['ci_pct']:.2g})")
     print(f"wrote {len(summary['files'])} files to {out} in {summary['wall_s']:.0f} s")
