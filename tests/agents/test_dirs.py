@@ -137,7 +137,7 @@ def test_demonstration_loss_adds_lambda1_times_each_agents_l2_norm():
     y = torch.as_tensor(targets(np.array([[0, 1, 2, 1]] * 5), 2))
     base = demo_loss(ens, x, y, 1e-2, use_l2=False)
     norms = [math.sqrt(sum(float((p.detach()**2).sum()) for p in net.parameters())) for net in ens.agents]
-    assert float(demo_loss(ens, x, y, 1e-2, use_l2=True) - base) == pytest.approx(1e-2 * sum(norms), rel=1e-5)
+    assert (demo_loss(ens, x, y, 1e-2, use_l2=True) - base).item() == pytest.approx(1e-2 * sum(norms), rel=1e-5)
     assert l2_norms(ens).tolist() == pytest.approx(norms, rel=1e-6)
 
 
