@@ -129,6 +129,7 @@ def plot_time_energy(time_s: np.ndarray, energy_j: np.ndarray, path: Path, windo
     a2.plot(x, smooth(energy_j, window), color="tab:red", lw=1.5, label=f"{window}-epoch mean")
     a2.set_ylabel("average device energy E [J]")
     for ax, t in ((a1, "(a) time"), (a2, "(b) energy")):
+        ax.set_yscale("log")  # rare deep-fade uploads are 10–100× the typical epoch
         ax.set_xlabel("training epoch (iteration)")
         ax.set_title(t)
         ax.grid(alpha=0.3)
