@@ -381,8 +381,8 @@ def _main_outputs(rows: dict[str, dict], p: Profile, out: Path, window: int, wri
         runs = [v for k, v in rows.items() if k.startswith(f"dirs-{name}-")]
         if runs:
             curves[label] = _mean_curve([v["reward"] for v in runs])
-    R.write_csv(out / "fig8_reward.csv", [{"epoch": i + 1, **{k: float(c[i]) for k, c in curves.items()}}
-                                          for i in range(min(len(c) for c in curves.values()))])
+    R.write_csv(out / "fig8_reward.csv", [{"epoch": i + 1, **{k: float(c[i]) if i < len(c) else "" for k, c in curves.items()}}
+                                          for i in range(max(len(c) for c in curves.values()))])
     R.plot_rewards(curves, out / "fig8_reward.png", window)
     written += ["fig8_reward.csv", "fig8_reward.png"]
 
