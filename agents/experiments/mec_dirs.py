@@ -75,7 +75,7 @@ PROFILES = {
     "full": Profile(cfg=DirsConfig(steps=1500), seeds=3, table2_sizes=(64, 128, 256, 512), table2_test=128,
                     levy_instances=20, ablation_seeds=1, baseline_steps=1500, baseline_seeds=1, eval_epochs=50,
                     sweep_devices=(10, 30, 50, 70, 100), sweep_servers=(2, 4, 6, 8, 10),
-                    sweep_steps=300, sweep_seeds=1,
+                    sweep_steps=300, sweep_seeds=3,
                     calib_gains_db=(-32.0, -30.0, -29.0, -28.0, -27.0, -26.0, -25.0, -24.0),
                     calib_fadings=("none", "rayleigh", "nakagami2"), calib_epochs=10,
                     extra={"table2_seeds": 1, "sweep_cfg": {"demonstrations": 128}, "sweep_eval_epochs": 20,
