@@ -465,13 +465,15 @@ def _gaps(rows: dict[str, dict]) -> list[dict]:
     dirs = [v for k, v in sorted(rows.items()) if k.startswith("dirs-s")]
     gaps = []
     small: dict[int, list[dict]] = {}
+    fig9: dict[int, list[dict]] = {}
     for k, v in sorted(rows.items()):
         if k.startswith("small-"):
             small.setdefault(int(v["overrides"]["mec.num_devices"]), []).append(v["eval"])
+        elif k.startswith("fig9-") and "phi_optimal" in v["eval"]:
+            fig9.setdefault(int(v["overrides"]["mec.num_devices"]), []).append(v["eval"])
     for label, evs in (("N=30, M=2 (Table III runs)", [v["eval"] for v in dirs]),
                        *[(f"N={n}, M=2 (small instances)", evs) for n, evs in sorted(small.items())],
-                       *[(f"N={v['overrides']['mec.num_devices']}, M=2 (Fig. 9 point)", [v["eval"]])
-                         for k, v in sorted(rows.items()) if k.startswith("fig9-") and "phi_optimal" in v["eval"]]):
+                       *[(f"N={n}, M=2 (Fig. 9 points)", evs) for n, evs in sorted(fig9.items())]):
         for ref in ("greedy", "near_opt", "optimal"):
             vals = [100 * (e["phi_dirs"] / e[f"phi_{ref}"] - 1) for e in evs if f"phi_{ref}" in e]
             if vals:
