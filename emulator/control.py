@@ -1,6 +1,7 @@
 """Control points: what an agent may observe and set, with validation, a default action and a reward."""
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -142,10 +143,22 @@ class ControlPoint(ABC):
             self._apply(arr)
 
     def policy(self, name: str) -> Policy:
+        """The built-in policy `name`, or a plugin policy `package.module:factory[?key=value&...]`.
+
+        A plugin (e.g. a learned policy, `agents.dirs.policy:load?checkpoint=run/dirs.pt`) is
+        imported by name, built once per point as `factory(self.describe(), **params)` (params are
+        the query's strings) and kept under its spec. Raises ActionError naming the problem.
+        """
         try:
             return self.policies[name]
         except KeyError:
-            raise ActionError(self.name, f"unknown policy {name!r}; known: {', '.join(sorted(self.policies))}") from None
+            pass
+        if ":" not in name:
+            raise ActionError(self.name, f"unknown policy {name!r}; known: {', '.join(sorted(self.policies))}"
+                              " (or a plugin, package.module:factory?key=value)")
+        fn = load_policy_plugin(name, self.describe(), self.name)
+        self.policies[name] = fn
+        return fn
 
     def describe(self) -> dict:
         """The point as advertised to agents (WELCOME)."""
@@ -157,3 +170,33 @@ class ControlPoint(ABC):
             "decision_period": self.decision_period,
             "policies": sorted(self.policies),
         }
+
+
+def load_policy_plugin(spec: str, description: dict, point: str = "policy") -> Policy:
+    """`package.module:factory?key=value&...` → factory(description, **{key: value}) → a policy.
+
+    The emulator never imports agents: a plugin is found by name at run time, like
+    `mec.resource_manager`. `description` is the point's `describe()` dict (kind, spaces).
+    Raises ActionError (for `point`) when the spec is malformed, the import fails or the factory refuses.
+    """
+    from urllib.parse import parse_qsl
+
+    target, _, query = spec.partition("?")
+    mod_name, _, attr = target.partition(":")
+    if not mod_name or not attr:
+        raise ActionError(point, f"policy plugin {spec!r}: expected package.module:factory[?key=value&...]")
+    try:
+        params = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise ActionError(point, f"policy plugin {spec!r}: cannot parse the parameters {query!r} (key=value&...)") from None
+    try:
+        factory = getattr(importlib.import_module(mod_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ActionError(point, f"cannot load policy plugin {spec!r}: {exc}") from None
+    try:
+        fn = factory(description, **params)
+    except (TypeError, ValueError, OSError, KeyError) as exc:
+        raise ActionError(point, f"policy plugin {spec!r} refused: {exc}") from None
+    if not callable(fn):
+        raise ActionError(point, f"policy plugin {spec!r}: the factory returned {type(fn).__name__}, not a policy")
+    return fn

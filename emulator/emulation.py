@@ -241,8 +241,13 @@ class Emulation:
         for kind, name in self.scenario.agents.policies.items():
             where = f"agents.policies.{kind}"
             if kind in kinds and name not in kinds[kind].policies:
-                raise ConfigError(f"scenario {self.scenario.name!r}", where,
-                                  f"unknown policy {name!r}; known: {', '.join(sorted(kinds[kind].policies))}")
+                # A plugin spec (package.module:factory?...) loads here, once per point.
+                for cp in self.control_points.values():
+                    if cp.kind == kind:
+                        try:
+                            cp.policy(name)
+                        except ActionError as exc:
+                            raise ConfigError(f"scenario {self.scenario.name!r}", where, exc.reason) from None
 
     def reset(self, seed: int | None = None) -> None:
         """Start over inside this process: a fresh world at t = 0 (optionally with a new seed).

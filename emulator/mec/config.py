@@ -48,6 +48,10 @@ class Distribution(StrictModel):
         return float(self.mean)
 
 
+# Table I's "10^-12" read as W over B (see ChannelConfig.noise_power_w).
+DEFAULT_NOISE_POWER_W = 1e-12
+
+
 class ChannelConfig(StrictModel):
     """Uplink IoTD → receiver: h = β0·l/(d/d0)², r = B·log2(1 + p·h/σ²) (paper eqs. 2–3)."""
 
@@ -57,21 +61,40 @@ class ChannelConfig(StrictModel):
     # placed closer than this to a site or server.
     ref_distance_m: float = Field(1.0, gt=0, le=1000)
     # rayleigh: small-scale power fading l ~ Exp(1), redrawn each decision epoch (block fading);
-    # none: l = 1.
-    fading: Literal["rayleigh", "none"] = "rayleigh"
+    # nakagami: l ~ Gamma(m, 1/m) (Nakagami-m amplitude, unit mean power; m = 1 is Rayleigh's law,
+    # larger m is milder, m → ∞ is no fading); none: l = 1.
+    fading: Literal["rayleigh", "nakagami", "none"] = "rayleigh"
+    nakagami_m: float = Field(1.0, ge=0.5, le=100, description="Nakagami m (used with fading: nakagami)")
     # 1 MHz per device (paper Table I); devices use orthogonal channels, as in eq. 2 (no interference).
     bandwidth_hz: float = Field(1e6, gt=0, le=1e9)
     # Table I's "10^-12" read as a noise power in W over B, not a density (reference §7): with
     # B = 1 MHz it is −90 dBm, thermal noise (−114 dBm) plus interference margin.
-    noise_power_w: float = Field(1e-12, gt=0, le=1.0)
+    # (Unset, it is this 1e-12 W unless noise_density_w_per_hz is given.)
+    noise_power_w: float | None = Field(None, gt=0, le=1.0)
+    # Alternatively the noise as a power spectral density N0 in W/Hz, σ² = N0·B (Table I's wording,
+    # "noise spectral density"); set at most one of the two.
+    noise_density_w_per_hz: float | None = Field(None, gt=0, le=1e-3)
     # serving_site: a device transmits to its access point (nearest site) and traffic to any other
     # server crosses the backhaul (real cellular access); direct: a device transmits straight to
     # the chosen server's position with no backhaul (the paper's idealisation, eq. 2–3).
     uplink: Literal["serving_site", "direct"] = "serving_site"
 
+    @model_validator(mode="after")
+    def _check_noise(self):
+        if self.noise_density_w_per_hz is not None and self.noise_power_w is not None:
+            raise ValueError("give the noise as noise_power_w or as noise_density_w_per_hz, not both")
+        return self
+
     @property
     def ref_gain(self) -> float:
         return 10.0 ** (self.ref_gain_db / 10.0)
+
+    @property
+    def noise_w(self) -> float:
+        """σ² in W over the bandwidth B: N0·B when a density is given, else noise_power_w."""
+        if self.noise_density_w_per_hz is not None:
+            return self.noise_density_w_per_hz * self.bandwidth_hz
+        return DEFAULT_NOISE_POWER_W if self.noise_power_w is None else self.noise_power_w
 
 
 class DevicesConfig(StrictModel):

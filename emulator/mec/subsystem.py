@@ -102,6 +102,8 @@ class MecSubsystem(Subsystem):
         self.episode_start_step = 0
         self.reward = 0.0
         self.reward_step = -1
+        # Realised Φ and per-task mean T and E of the batch at reward_step (None before the first).
+        self.reward_batch: dict[str, float | None] = {"objective": None, "mean_time_s": None, "mean_energy_j": None}
         self._epoch: dict[str, Any] = {}
         self.last_assignment = np.zeros(n, dtype=np.int64)
         self.last_done: BatchRecord | None = None
@@ -177,9 +179,9 @@ class MecSubsystem(Subsystem):
         dev_sqrt = np.bincount(device, weights=np.sqrt(cycles), minlength=n)
 
         ch, dv = cfg.channel, cfg.devices
-        snr = gains.link / ch.noise_power_w  # (N, M) per watt
+        snr = gains.link / ch.noise_w  # (N, M) per watt
         power = np.asarray(self.rm.tx_power(snr, cfg.phi_t, cfg.phi_e, dv.tx_power_max_w), dtype=float)
-        rate = physics.uplink_rate(ch.bandwidth_hz, power, gains.link, ch.noise_power_w)
+        rate = physics.uplink_rate(ch.bandwidth_hz, power, gains.link, ch.noise_w)
         up_t = dev_bits[:, None] / rate
         bh_t = tasks[:, None] * self.geo.bh_latency_s + dev_bits[:, None] / self.geo.bh_capacity_bps
         offload_cost = cfg.phi_t * (up_t + bh_t) + cfg.phi_e * power * up_t
@@ -209,6 +211,9 @@ class MecSubsystem(Subsystem):
             "optimal_max_evals": cfg.optimal_max_evals,
             "policy_seed": int(self.rng_policy.integers(2**63)),
             "reward_step": self.reward_step,
+            "reward_objective": self.reward_batch["objective"],
+            "reward_mean_time_s": self.reward_batch["mean_time_s"],
+            "reward_mean_energy_j": self.reward_batch["mean_energy_j"],
         }
         self._obs_cols = dict(
             gain_db=_db(gains.server), link_gain_db=_db(gains.link), backhaul_ms=self.geo.bh_latency_s * 1e3,
@@ -253,8 +258,8 @@ class MecSubsystem(Subsystem):
         cpu = np.where(off, alloc.cpu_hz, self.local_cpu_hz[device])
         power = np.where(off, alloc.tx_power_w, 0.0)
         with np.errstate(invalid="ignore"):
-            rate = np.where(off, physics.uplink_rate(ch.bandwidth_hz, power, snr_task * ch.noise_power_w,
-                                                     ch.noise_power_w), np.nan)
+            rate = np.where(off, physics.uplink_rate(ch.bandwidth_hz, power, snr_task * ch.noise_w,
+                                                     ch.noise_w), np.nan)
         bh_lat = np.where(off, self.geo.bh_latency_s[device, col], 0.0)
         bh_cap = np.where(off, self.geo.bh_capacity_bps[device, col], np.inf)
         backhaul = np.where(off, physics.backhaul_time(ep["bits"], bh_lat, bh_cap), 0.0)
@@ -317,6 +322,8 @@ class MecSubsystem(Subsystem):
         if objective > 0:
             self.reward = 1.0 / objective  # paper V-C(3): the reward is the reciprocal of the objective
             self.reward_step = rec.step
+            self.reward_batch = {"objective": objective, "mean_time_s": row["mean_time_s"],
+                                 "mean_energy_j": row["mean_energy_j"]}
         self.last_done = rec
 
     def _kpi(self, rec: BatchRecord) -> dict[str, Any]:

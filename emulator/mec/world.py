@@ -122,6 +122,10 @@ def draw_gains(rng: np.random.Generator, geo: Geometry, channel: ChannelConfig) 
     if channel.fading == "rayleigh":
         l_site = rng.exponential(1.0, size=(n, s))
         l_server = rng.exponential(1.0, size=(n, m))
+    elif channel.fading == "nakagami":
+        k = channel.nakagami_m
+        l_site = rng.gamma(k, 1.0 / k, size=(n, s))
+        l_server = rng.gamma(k, 1.0 / k, size=(n, m))
     else:
         l_site, l_server = np.ones((n, s)), np.ones((n, m))
     g_site = channel_gain(geo.d_site, l_site, channel.ref_gain, channel.ref_distance_m)
