@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from bridge.envs import REPO_ROOT, offloading_parallel_env
+from bridge.bundled import bundled_scenario
+from bridge.envs import offloading_parallel_env
 from bridge.mec_model import CostModel, cost_model
 
-PAPER_SCENARIO = str(REPO_ROOT / "scenarios" / "mec-paper.yaml")
+PAPER_SCENARIO = str(bundled_scenario("mec-paper.yaml"))  # the source tree's or the installed copy
 # Observation column of the gain to the point's own server (emulator.mec.points.SERVER_FIELDS[0]).
 GAIN_DB_COLUMN = 0
 
@@ -56,7 +57,7 @@ class MecWorld:
         period = _scenario(scenario, ov).mec.decision_period_s
         ov.update({"duration": period * (epochs + 2), "episode_steps": None, "output.report": False,
                    "output.traces": False, "mec.control": "servers"})
-        self.env = offloading_parallel_env(scenario, actions="raw", **ov)
+        self.env = offloading_parallel_env(scenario, actions="raw", overrides=ov)
         self.points = sorted(self.env.possible_agents, key=server_index)
         obs, infos = self.env.reset(seed=int(seed))
         self._set(obs, infos)

@@ -51,10 +51,9 @@ def scaled_rates(scenario: str, scale: float) -> dict[str, Any]:
 
 
 def _resolve(path: str) -> str:
-    from bridge.envs import REPO_ROOT
+    from bridge.bundled import resolve_scenario
 
-    p = Path(path)
-    return str(REPO_ROOT / p) if not p.exists() and not p.is_absolute() and (REPO_ROOT / p).exists() else str(p)
+    return str(resolve_scenario(path))
 
 
 def run_baseline(scenario: str, overrides: dict[str, Any], seed: int, steps: int, policy: str = "traffic_aware",
