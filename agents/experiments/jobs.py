@@ -27,6 +27,20 @@ def _call(fn: str, kwargs: dict[str, Any]) -> dict:
     return getattr(importlib.import_module(module), name)(**kwargs)
 
 
+def _path(run_dir: Path, key: str) -> Path:
+    return Path(run_dir) / "jobs" / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".json")
+
+
+def finished(jobs: Sequence[tuple[str, str, dict]], run_dir: Path) -> Results:
+    """The results of those `jobs` that have finished in `run_dir` (nothing is run)."""
+    out = Results()
+    for key, _, _ in jobs:
+        path = _path(run_dir, key)
+        if path.exists():
+            out.rows[key] = json.loads(path.read_text())
+    return out
+
+
 def run(jobs: Sequence[tuple[str, str, dict]], run_dir: Path, *, resume: bool = True, engine: str = "local",
         workers: int | None = None, description: str = "jobs", progress: bool = True) -> Results:
     """Run `jobs` = [(key, fn, kwargs)]; `engine`/`workers` go to bridge.jobs when it exists."""
@@ -48,7 +62,7 @@ def run(jobs: Sequence[tuple[str, str, dict]], run_dir: Path, *, resume: bool = 
         task = bar.add_task(description, total=len(jobs), key="")
         for key, fn, kwargs in jobs:
             bar.update(task, key=key)
-            path = folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".json")
+            path = _path(run_dir, key)
             if resume and path.exists():
                 out.rows[key] = json.loads(path.read_text())
             else:

@@ -392,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--world", default="continuous", choices=["continuous", "episodic"])
     ap.add_argument("--out", default=None, help="run folder (default runs/slicing-tl-TIME)")
     ap.add_argument("--resume", action="store_true", help="reuse the finished jobs of --out")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: rebuild the outputs of --out from the jobs that have finished")
     ap.add_argument("--engine", default="local", choices=["local", "ray"])
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--window", type=int, default=None, help="rolling-mean window of the reward curves")
@@ -466,8 +468,7 @@ def main(argv: list[str] | None = None) -> int:
                   {**common, "seed": s, "steps": proto.samples, "out_file": str(d / "samples_source.npz")}),
                  (f"seed{s}/samples_target", f"{__name__}:samples_job",
                   {**common, "seed": tw, "steps": proto.samples, "out_file": str(d / "samples_target.npz")})]
-    res = jobrunner.run(_job_module(jobs), out, resume=args.resume, engine=args.engine, workers=args.workers,
-                        description="slicing-tl: baseline, DRL, samples")
+    res = _run(args, jobs, out, "slicing-tl: baseline, DRL, samples")
     errors = dict(res.errors)
     # Stage 2: similarity per seed (in this process; cached in seed folders).
     sims: dict[int, dict] = {}
@@ -490,8 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                           "source_dir": str(d / "drl" / "checkpoints") if choice else None, "assignment": assignment,
                           "config": tl_cfg, "instances": proto.instances, "out_dir": str(d / variant),
                           "variant": variant}))
-    res2 = jobrunner.run(_job_module(jobs), out, resume=args.resume, engine=args.engine, workers=args.workers,
-                         description="slicing-tl: transfer")
+    res2 = _run(args, jobs, out, "slicing-tl: transfer")
     errors.update(res2.errors)
     rows = {**res.rows, **res2.rows}
     # Stage 4: aggregate.
@@ -529,6 +529,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"slicing_tl: job {key} failed: {err.splitlines()[0]}", file=sys.stderr)
     print(f"run folder: {out}")
     return 1 if errors else 0
+
+
+def _run(args: argparse.Namespace, jobs, out: Path, description: str) -> jobrunner.Results:
+    if args.report_only:
+        return jobrunner.finished(jobs, out)
+    return jobrunner.run(_job_module(jobs), out, resume=args.resume, engine=args.engine, workers=args.workers,
+                         description=description)
 
 
 def _job_module(jobs):

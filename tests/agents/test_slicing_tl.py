@@ -51,6 +51,10 @@ def test_resume_reuses_finished_jobs(run):
     assert slicing_tl.main([*argv, "--resume"]) == 0
     assert (out / "seed1" / "drl" / "kpis.parquet").stat().st_mtime_ns == stamp  # not run again
     assert (out / "table.csv").read_text() == before
+    # --report-only runs nothing: with a third seed asked for, the table still holds the two finished ones
+    assert slicing_tl.main([*argv, "--seeds", "3", "--report-only"]) == 0
+    assert not (out / "seed3").exists()
+    assert (out / "table.csv").read_text() == before
 
 
 def test_bad_arguments_fail_in_one_line(tmp_path, capsys):
