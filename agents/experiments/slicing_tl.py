@@ -511,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["table"] = table.to_dict(orient="records")
     window = args.window or max(5, min(100, tl_steps // 10))
     curves: dict[str, list[np.ndarray]] = {}
-    for name in ("baseline", "drl", "tl_none", "tl_combined_most", "tl_combined_least"):
+    for name in ("baseline", "drl", "baseline_tw", "tl_none", "tl_combined_most", "tl_combined_least"):
         curves[name] = [np.load(p) for p in sorted(out.glob(f"seed*/{name}/rewards.npy"))]
     plot_rewards(curves, proto.tl_training, out / "rewards.png", window)
     gains = tl_gains(out, seeds, sims, min(200, proto.tl_training))
