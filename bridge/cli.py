@@ -1,4 +1,4 @@
-"""The `ranemu` command line: run, validate, topology, radio, sweep, keys, demo."""
+"""The `ranemu` command line: run, validate, topology, radio, sweep, experiment, keys, demo."""
 from __future__ import annotations
 
 import argparse
@@ -195,14 +195,57 @@ def cmd_radio(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from emulator.sweep import run_sweep
+    from bridge.jobs import engine_options
+    from bridge.sweep import default_out, run_sweep
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()] if args.policies else []
-    out = run_sweep(args.file, params=args.param or [], policies=policies,
-                    out_dir=Path(args.out) if args.out else None, workers=args.workers,
-                    until=args.until, seeds=args.seeds)
-    print(f"sweep written to {out}")
+    if args.resume and not args.out:
+        raise ConfigError("--resume", "", "needs --out DIR, the folder of the sweep to finish")
+    options = engine_options(args)
+    out = Path(args.out) if args.out else default_out(args.file)
+    try:
+        result = run_sweep(args.file, params=args.param or [], policies=policies, out_dir=out,
+                           until=args.until, seeds=args.seeds, **options)
+    except KeyboardInterrupt:
+        print(f"ranemu: sweep interrupted; finished runs are kept in {out}; "
+              f"rerun the same command with --resume --out {out} to finish it", file=sys.stderr)
+        return 130
+    print(f"sweep written to {result.out}")
+    if result.failed:
+        print(f"ranemu: sweep: {result.results.summary_line()}", file=sys.stderr)
+        return 1
     return 0
+
+
+EXPERIMENTS_GROUP = "ranemu.experiments"
+
+
+def experiment_entry_points() -> dict[str, Any]:
+    """name → entry point of the `ranemu.experiments` group (packages such as `agents` register there)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=EXPERIMENTS_GROUP)}
+
+
+def cmd_experiment(args) -> int:
+    """Run a registered experiment: its `main(argv) -> int` gets the remaining arguments."""
+    found = experiment_entry_points()
+    known = ", ".join(sorted(found)) or "none installed"
+    if args.list:
+        if not found:
+            print(f"no experiments installed (packages register them in the {EXPERIMENTS_GROUP} entry-point group)")
+        for name in sorted(found):
+            print(f"{name}  ({found[name].value})")
+        return 0
+    if not args.name:
+        raise RanemuError(f"name an experiment: ranemu experiment NAME [ARGS...]; known: {known}")
+    if args.name not in found:
+        raise RanemuError(f"unknown experiment {args.name!r}; known: {known}")
+    try:
+        main_fn = found[args.name].load()
+    except (ImportError, AttributeError) as exc:
+        raise RanemuError(f"experiment {args.name!r} ({found[args.name].value}) cannot be loaded: {exc}") from None
+    return int(main_fn(list(args.args)) or 0)
 
 
 def cmd_keys(args) -> int:
@@ -214,6 +257,8 @@ def cmd_keys(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bridge.jobs import add_engine_arguments
+
     p = argparse.ArgumentParser(prog="ranemu", description=__doc__.split(":")[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -262,11 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     sp.add_argument("--param", action="append", metavar="PATH=RANGE", help="e.g. mec.num_devices=10:100:10")
     sp.add_argument("--policies", help="comma-separated policy names, e.g. local,random,greedy")
-    sp.add_argument("--workers", type=_nonneg_int, help="parallel processes (default: CPU count)")
-    sp.add_argument("--seeds", type=_nonneg_int, default=1, help="seeds per grid point")
+    sp.add_argument("--seeds", type=_positive_int, default=1, help="seeds per grid point")
     sp.add_argument("--until", type=_positive_float)
-    sp.add_argument("--out")
+    sp.add_argument("--out", help="run folder (default: a new one under the scenario's output.dir)")
+    add_engine_arguments(sp)
     sp.set_defaults(func=cmd_sweep)
+
+    sp = sub.add_parser("experiment", help="run a registered experiment (paper reproductions), e.g. slicing-tl",
+                        description="Run an experiment registered in the ranemu.experiments entry-point group; "
+                                    "arguments after NAME go to the experiment (see: ranemu experiment NAME --help).")
+    sp.add_argument("name", nargs="?", metavar="NAME")
+    sp.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    sp.add_argument("--list", action="store_true", help="list the installed experiments")
+    sp.set_defaults(func=cmd_experiment)
 
     sp = sub.add_parser("keys", help="make a CURVE key pair for authenticated (non-loopback) agents")
     sp.add_argument("dir")

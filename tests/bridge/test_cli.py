@@ -77,7 +77,7 @@ def test_console_script_is_installed_and_answers():
     exe = Path(sys.executable).with_name("ranemu")
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
-    for command in ("run", "validate", "topology", "radio", "sweep", "keys", "demo"):
+    for command in ("run", "validate", "topology", "radio", "sweep", "experiment", "keys", "demo"):
         assert command in out.stdout
 
 

@@ -1,20 +1,19 @@
-"""Parameter sweeps: a grid of scenario overrides × policies × seeds, run in parallel processes, to CSV and PNG."""
+"""Parameter sweeps: a grid of scenario overrides × policies × seeds, run as jobs (bridge.jobs), to CSV and PNG."""
 from __future__ import annotations
 
 import itertools
 import math
-import multiprocessing
-import os
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bridge.jobs import Job, JobResults, run_jobs
 from emulator.config import load_scenario, read_raw
-from emulator.errors import ConfigError, RanemuError
 from emulator.emulation import unique_dir
+from emulator.errors import ConfigError, RanemuError
 
 
 def _scalar(text: str) -> Any:
@@ -75,26 +74,38 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def _run_one(job: dict[str, Any]) -> dict[str, Any]:
-    """One grid point in a worker process: build the emulation, run it, return a flat result row."""
+# Summary fields measured on the wall clock: they differ between two runs of the same point, so
+# they stay out of sweep.csv (whose rows must be the same on every engine); jobs.csv has wall_s.
+WALL_CLOCK_FIELDS = ("profile_s", "realtime_lateness")
+POINT_FN = "bridge.sweep:run_point"
+
+
+def run_point(scenario: dict, until: float | None = None) -> dict[str, Any]:
+    """One grid point (a job of `bridge.jobs`): the validated scenario as a dict → its flat summary row.
+
+    scenario: `Scenario.model_dump(mode="json")` of the point, shipped by value to whichever node
+    runs it. Returns the emulation summary flattened to dotted keys (control-point counters and
+    wall-clock fields left out). Raises what the emulation raises (recorded by the job runner).
+    """
+    from emulator.config import scenario_from_dict
     from emulator.emulation import Emulation
 
-    row: dict[str, Any] = dict(job["labels"])
-    t0 = time.perf_counter()
+    sc = scenario_from_dict(scenario, f"sweep point of {scenario.get('name', 'scenario')!r}")
+    emu = Emulation(sc)
     try:
-        sc = load_scenario(job["scenario"], job["overrides"])
-        emu = Emulation(sc)
-        try:
-            emu.run(until=job["until"])
-            summary = emu.summary()
-        finally:
-            emu.close(report=False)
-        summary.pop("control_points", None)
-        _flatten("", summary, row)
-        row["error"] = ""
-    except (RanemuError, ValueError) as exc:
-        row["error"] = str(exc)
-    row["wall_s"] = round(time.perf_counter() - t0, 4)
+        emu.run(until=until)
+        summary = emu.summary()
+    finally:
+        emu.close(report=False)
+    summary.pop("control_points", None)
+    for section in list(summary.values()):
+        if isinstance(section, dict):
+            for name in WALL_CLOCK_FIELDS:
+                section.pop(name, None)
+    for name in WALL_CLOCK_FIELDS:
+        summary.pop(name, None)
+    row: dict[str, Any] = {}
+    _flatten("", summary, row)
     return row
 
 
@@ -106,14 +117,57 @@ def _policy_kinds(raw: dict, path: str) -> list[str]:
     return kinds
 
 
-def _default_out(scenario_path: Path, raw: dict) -> Path:
+def default_out(scenario_path: str | Path) -> Path:
+    """`<output.dir>/sweep-<name>-<timestamp>/`, a new folder."""
+    raw = read_raw(scenario_path)
     base = Path((raw.get("output") or {}).get("dir") or "runs")
-    return unique_dir(base, f"sweep-{raw.get('name') or scenario_path.stem}")
+    return unique_dir(base, f"sweep-{raw.get('name') or Path(scenario_path).stem}")
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9._+@-]+", "-", str(value)).strip("-")[:40] or "x"
+
+
+def _check_policies(path: Path, kinds: list[str], policies: list[str]) -> None:
+    """Build the scenario once and ask each control point of a swept kind for every policy.
+
+    Policy strings go through unchanged (a point may resolve plugin specs); an unknown one is a
+    ConfigError naming it and the point, before any job starts.
+    """
+    from emulator.emulation import Emulation
+    from emulator.errors import ActionError
+
+    sc = load_scenario(path, {"output.traces": False, "output.report": False})
+    emu = Emulation(sc)
+    try:
+        points = [cp for cp in emu.control_points.values() if cp.kind in kinds]
+        for policy in policies:
+            for cp in points:
+                try:
+                    cp.policy(policy)
+                except ActionError as exc:
+                    raise ConfigError("--policies", policy, str(exc)) from None
+    finally:
+        emu.close(report=False)
+
+
+@dataclass
+class SweepPlan:
+    """The grid as jobs: `jobs` in grid order, the swept parameter paths, each job's labels."""
+
+    jobs: list[Job]
+    keys: list[str]
+    labels: dict[str, dict[str, Any]]
 
 
 def build_jobs(scenario_path: str | Path, params: list[str], policies: list[str], until: float | None,
-               seeds: int) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every (grid point, policy, seed) as a job for `_run_one`, and the swept parameter paths."""
+               seeds: int) -> SweepPlan:
+    """Every (grid point, policy, seed) as a job running `run_point` on that point's validated scenario.
+
+    Validates before anything runs: the parameter specs, every point's scenario (pydantic, with the
+    point named in the error) and every policy against the control points of the kinds listed in
+    `agents.policies`. Raises ConfigError/RanemuError with one line.
+    """
     path = Path(scenario_path)
     raw = read_raw(path)
     grid = [parse_param(p) for p in params]
@@ -122,65 +176,95 @@ def build_jobs(scenario_path: str | Path, params: list[str], policies: list[str]
         raise ConfigError("--param", ",".join(keys), "a parameter is given twice")
     if seeds < 1:
         raise ConfigError("--seeds", str(seeds), "need at least one seed")
+    if until is not None and not until > 0:
+        raise ConfigError("--until", str(until), "must be a positive number of simulated seconds")
     kinds = _policy_kinds(raw, str(path)) if policies else []
     base_seed = int(raw.get("seed", 1))
-    load_scenario(path)  # fail early, once, on a broken file rather than in every worker
-    jobs = []
+    load_scenario(path)  # fail early, once, on a broken file
+    if policies:
+        _check_policies(path, kinds, policies)
+    jobs: list[Job] = []
+    labels: dict[str, dict[str, Any]] = {}
     for values in itertools.product(*(v for _, v in grid)):
+        point = dict(zip(keys, values))
+        try:
+            load_scenario(path, point)
+        except ConfigError as exc:
+            where = ", ".join(f"{k}={v}" for k, v in point.items())
+            raise RanemuError(f"grid point {where}: {exc}") from None
         for policy in policies or ["configured"]:
             for s in range(seeds):
-                overrides = dict(zip(keys, values))
+                overrides = dict(point)
                 overrides.update({f"agents.policies.{k}": policy for k in kinds if policies})
                 overrides["seed"] = base_seed + s
                 overrides["output.traces"] = False
                 overrides["output.report"] = False
-                labels = dict(zip(keys, values))
-                labels.update({"policy": policy, "seed": base_seed + s})
-                jobs.append({"scenario": str(path), "overrides": overrides, "labels": labels, "until": until})
-    return jobs, keys
+                scenario = load_scenario(path, overrides).model_dump(mode="json")
+                label = dict(point)
+                label.update({"policy": policy, "seed": base_seed + s})
+                short = ",".join(f"{k.rsplit('.', 1)[-1]}={_slug(v)}" for k, v in label.items())
+                key = f"p{len(jobs):04d}_{short}"[:200]
+                labels[key] = label
+                jobs.append(Job(key=key, fn=POINT_FN, kwargs={"scenario": scenario, "until": until},
+                                resources={"num_cpus": 1}))
+    return SweepPlan(jobs=jobs, keys=keys, labels=labels)
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: its folder, the job results, and the failed points (key → error line)."""
+
+    out: Path
+    results: JobResults
+    csv: Path
+    plot: Path
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return self.results.errors
 
 
 def run_sweep(scenario_path: str | Path, params: list[str], policies: list[str], out_dir: Path | None = None,
               workers: int | None = None, until: float | None = None, seeds: int = 1,
-              metric: str | None = None) -> Path:
+              metric: str | None = None, engine: str = "local", address: str | None = None,
+              resume: bool = False, progress: bool = True, ship_code: bool = False) -> SweepResult:
     """Run the grid of `params` (e.g. ["mec.num_devices=10:100:10"]) × `policies` × `seeds`.
 
-    Runs in `workers` processes (default: CPU count; 0 = in this process), shows a progress bar,
-    writes `sweep.csv` (one row per run; failed runs keep their error message) and `sweep.png`
+    Validates the whole grid first (`build_jobs`), then runs it through `bridge.jobs.run_jobs` on
+    `engine` ("local": `workers` processes, default the CPU count, 0 = in this process; "ray": a
+    Ray cluster at `address`, `ship_code`: with this checkout's code) with the run folder `out_dir`
+    (`resume`: finish a sweep started there).
+    Writes `sweep.csv` (one row per run in grid order: labels, `job` key, summary columns, `error`
+    — identical on every engine), `jobs.csv` (where and how long each row ran) and `sweep.png`
     (the metric, by default the subsystem objective, against the first parameter, one line per
-    policy, one panel per combination of the other parameters). Returns the output folder.
+    policy, one panel per combination of the other parameters). A failed point does not stop the
+    others; `SweepResult.failed` lists them. Ctrl-C raises KeyboardInterrupt with the folder resumable.
     """
     import pandas as pd
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    jobs, keys = build_jobs(scenario_path, params, policies, until, seeds)
-    out = Path(out_dir) if out_dir is not None else _default_out(Path(scenario_path), read_raw(scenario_path))
-    out.mkdir(parents=True, exist_ok=True)
-    n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    rows: list[dict[str, Any]] = []
-    columns = [TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=Console(stderr=True)) as progress:
-        task = progress.add_task("runs", total=len(jobs))
-        if n_workers <= 0 or len(jobs) == 1:
-            for job in jobs:
-                rows.append(_run_one(job))
-                progress.advance(task)
-        else:
-            # forkserver: workers start from a clean process, not a fork of one with live threads
-            # (the progress bar's refresh thread).
-            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            ctx = multiprocessing.get_context(method)
-            with ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=ctx) as pool:
-                futures = [pool.submit(_run_one, job) for job in jobs]
-                for fut in as_completed(futures):
-                    rows.append(fut.result())
-                    progress.advance(task)
+    plan = build_jobs(scenario_path, params, policies, until, seeds)
+    if resume and out_dir is None:
+        raise ConfigError("--resume", "", "needs --out DIR, the folder of the sweep to finish")
+    out = Path(out_dir) if out_dir is not None else default_out(scenario_path)
+    results = run_jobs(plan.jobs, out, engine=engine, workers=workers, address=address, resume=resume,
+                       progress=progress, description="sweep", ship_code=ship_code)
+    rows, prov = [], []
+    for job in plan.jobs:
+        row: dict[str, Any] = dict(plan.labels[job.key])
+        row["job"] = job.key
+        row.update(results.rows.get(job.key, {}))
+        row["error"] = results.errors.get(job.key, "" if job.key in results.rows else "not run")
+        rows.append(row)
+        rec = results.records.get(job.key, {})
+        prov.append({"job": job.key, "status": rec.get("status", "missing"), "engine": rec.get("engine", ""),
+                     "node": rec.get("node", ""), "pid": rec.get("pid", ""), "version": rec.get("version", ""),
+                     "code": rec.get("code", ""), "wall_s": rec.get("wall_s", ""), "finished": rec.get("finished", "")})
     df = pd.DataFrame(rows)
-    df = df.sort_values(keys + ["policy", "seed"], kind="stable").reset_index(drop=True) if keys else df
-    df.to_csv(out / "sweep.csv", index=False)
-    plot_sweep(df, keys, metric, out / "sweep.png")
-    return out
+    csv = out / "sweep.csv"
+    df.to_csv(csv, index=False)
+    pd.DataFrame(prov).to_csv(out / "jobs.csv", index=False)
+    plot = plot_sweep(df, plan.keys, metric, out / "sweep.png")
+    return SweepResult(out=out, results=results, csv=csv, plot=plot)
 
 
 def _pick_metric(df, metric: str | None) -> str:
