@@ -20,7 +20,7 @@ OUTPUTS = ["kpis.parquet", "metrics.json", "ccdf_min_thr_sat.png", "cdf_max_dela
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tl") / "run"
     argv = ["--quick", "--seeds", "2", "--out", str(out), "--steps", "6,10,4,10,4", "--samples", "12",
-            "--vae-epochs", "3", "--instances", "8", *TINY]
+            "--vae-epochs", "3", "--instances", "8", "--workers", "0", *TINY]
     assert slicing_tl.main(argv) == 0
     return out, argv
 
@@ -66,7 +66,7 @@ def test_bad_arguments_fail_in_one_line(tmp_path, capsys):
 
 
 def test_calibration_command_reports_the_paper_metrics(tmp_path, capsys):
-    assert slicing_calibration.main(["--scale", "1,2", "--seeds", "1", "--steps", "6", "--warmup", "2", "--out", str(tmp_path),
+    assert slicing_calibration.main(["--scale", "1,2", "--seeds", "1", "--steps", "6", "--warmup", "2", "--workers", "0", "--out", str(tmp_path),
                                      *[a.replace("--param", "--set") for a in TINY]]) == 0
     df = pd.read_csv(tmp_path / "calibration.csv")
     assert sorted(df["scale"]) == [1.0, 2.0]
