@@ -513,7 +513,7 @@ def _stages(args, out: Path, seeds: list[int], proto: Protocol, common: dict, dr
 def _report(args, out: Path, seeds: list[int], proto: Protocol, rows: dict, errors: dict, sims: dict, tl_steps: int,
             t0: float) -> int:
     # Stage 4: aggregate.
-    frames = [pd.read_parquet(p) for p in sorted(out.glob("seed*/*/kpis.parquet"))]
+    frames = [pd.read_parquet(p) for s in seeds for p in sorted((out / f"seed{s}").glob("*/kpis.parquet"))]
     kpis = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary: dict[str, Any] = {"seeds": seeds, "protocol": dataclasses.asdict(proto), "world": args.world,
                                "errors": {k: v.splitlines()[0] for k, v in errors.items()},
@@ -530,7 +530,8 @@ def _report(args, out: Path, seeds: list[int], proto: Protocol, rows: dict, erro
     window = args.window or max(5, min(100, tl_steps // 10))
     curves: dict[str, list[np.ndarray]] = {}
     for name in ("baseline", "drl", "baseline_tw", "tl_none", "tl_combined_most", "tl_combined_least"):
-        curves[name] = [np.load(p) for p in sorted(out.glob(f"seed*/{name}/rewards.npy"))]
+        curves[name] = [np.load(out / f"seed{s}" / name / "rewards.npy") for s in seeds
+                        if (out / f"seed{s}" / name / "rewards.npy").exists()]
     plot_rewards(curves, proto.tl_training, out / "rewards.png", window)
     gains = tl_gains(out, seeds, sims, min(200, proto.tl_training))
     gains.to_csv(out / "tl_gains.csv", index=False, float_format="%.5f")
