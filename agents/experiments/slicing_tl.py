@@ -22,7 +22,8 @@ Reproduces Hu et al. (papers/slicing-transfer-learning-madrl.txt) §IV–§V. Pe
 5. Outputs in the run folder: kpis.parquet (all methods, per step × cell × slice), metrics.json,
    ccdf_min_thr_sat.png, cdf_max_delay.png (paper Figs. 5, 6), rewards.png (Fig. 4), distance.csv /
    distance.png (Fig. 7), tl_gain_vs_distance.png (Fig. 8), table.md / table.csv (ours with 95 %
-   CIs over seeds next to the paper's values) and summary.json.
+   CIs over seeds next to the paper's values), by_load.csv (P and reward per traffic tercile) and
+   summary.json.
 Training uses one continuous world per run (`--world continuous`, the paper trains on one run);
 `--world episodic` starts a new world every scenario duration instead.
 
@@ -268,6 +269,28 @@ def results_table(kpis: pd.DataFrame) -> pd.DataFrame:
                          "seeds": len(seeds), "pooled": per[method]["pooled"][key],
                          "paper": np.nan if paper is None else paper})
     return pd.DataFrame(rows)
+
+
+def by_load(kpis: pd.DataFrame) -> pd.DataFrame:
+    """Evaluation samples split by traffic level: P(m < 0.95) and the mean reward per method and load tercile.
+
+    The level of a step is the number of active UEs summed over cells and slices; terciles are taken
+    per (method, seed) run, so "high" is each run's busiest third of steps (the paper's claim is
+    about the periods "with higher traffic demands and strong inter-cell interference").
+    """
+    ev = kpis[kpis["phase"] == "evaluation"]
+    if not len(ev):
+        return pd.DataFrame()
+    s = cell_samples(ev).set_index(["method", "seed", "step", "cell"])
+    s["reward"] = ev.groupby(["method", "seed", "step", "cell"])["reward"].first()
+    users = ev.groupby(["method", "seed", "step"])["active_users"].sum().rename("users")
+    s = s.join(users, on=["method", "seed", "step"]).reset_index()
+    s["load"] = s.groupby(["method", "seed"])["users"].transform(
+        lambda u: pd.qcut(u.rank(method="first"), 3, labels=["low", "mid", "high"]))
+    out = s.groupby(["method", "load"], observed=True).agg(
+        p_thr_sat_below_095=("min_thr_sat", lambda x: float((x < 0.95).mean())), mean_reward=("reward", "mean"),
+        samples=("reward", "size")).reset_index()
+    return out
 
 
 def write_table(table: pd.DataFrame, out: Path) -> None:
@@ -526,6 +549,7 @@ def _report(args, out: Path, seeds: list[int], proto: Protocol, rows: dict, erro
         plot_distributions(cell_samples(kpis[kpis["phase"] == "evaluation"]), out, "evaluation steps, all seeds")
         table = results_table(kpis)
         write_table(table, out)
+        by_load(kpis).to_csv(out / "by_load.csv", index=False, float_format="%.4f")
         summary["table"] = table.to_dict(orient="records")
     window = args.window or max(5, min(100, tl_steps // 10))
     curves: dict[str, list[np.ndarray]] = {}

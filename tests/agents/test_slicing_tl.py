@@ -13,7 +13,8 @@ TINY = ["--param", "topology.layout.num_sites=1", "--param", "ran.decision_perio
         "--param", "ran.requirements=[{cells: [0], throughput_mbps: [4, 3, 2, 1], delay_ms: [3, 2, 1, 1]}, "
                    "{cells: [1, 2], throughput_mbps: [2.5, 2, 1.5, 1], delay_ms: [1, 1, 1, 1]}]"]
 OUTPUTS = ["kpis.parquet", "metrics.json", "ccdf_min_thr_sat.png", "cdf_max_delay.png", "rewards.png", "distance.csv",
-           "distance.png", "tl_gain_vs_distance.png", "tl_gains.csv", "table.md", "table.csv", "summary.json"]
+           "distance.png", "tl_gain_vs_distance.png", "tl_gains.csv", "table.md", "table.csv", "by_load.csv",
+           "summary.json"]
 
 
 @pytest.fixture(scope="module")
