@@ -1,19 +1,17 @@
-"""Run an experiment's independent jobs: through `bridge.jobs.run_jobs` when that runner is present, else in order here.
+"""The experiments' bridge to the shared job runner (`bridge.jobs`): keys, run folders, results by key.
 
-A job is (key, "pkg.module:function", JSON-able kwargs); the function returns a JSON-able dict. The
-in-process fallback keeps the runner's contract that the experiments rely on: each result is
-persisted as `<run_dir>/jobs/<key>.json` as soon as it completes, and with `resume=True` a job whose
-file exists is not run again. Errors are collected per job, not raised.
+A job is (key, "pkg.module:function", JSON-able kwargs); the function returns a JSON-able dict. Our
+keys read like paths ("seed1/drl"); the runner's keys are file names, so "/" becomes ".". Every
+`run` call is one run folder of the runner (it holds exactly one grid of jobs, which is what lets
+`resume=True` pick up the finished ones), so callers give each fixed job list its own folder.
 """
 from __future__ import annotations
 
-import importlib
-import json
-import re
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
+
+from bridge import jobs as runner
 
 
 @dataclass
@@ -22,41 +20,17 @@ class Results:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _call(fn: str, kwargs: dict[str, Any]) -> dict:
-    module, _, name = fn.partition(":")
-    return getattr(importlib.import_module(module), name)(**kwargs)
+def runner_key(key: str) -> str:
+    """`seed1/drl` → `seed1.drl` (the runner's keys are file names)."""
+    return key.replace("/", ".")
 
 
 def run(jobs: Sequence[tuple[str, str, dict]], run_dir: Path, *, resume: bool = True, engine: str = "local",
         workers: int | None = None, description: str = "jobs", progress: bool = True) -> Results:
-    """Run `jobs` = [(key, fn, kwargs)]; `engine`/`workers` go to bridge.jobs when it exists."""
-    try:
-        from bridge import jobs as runner  # the shared job runner (local processes or Ray)
-    except ImportError:
-        runner = None
-    if runner is not None:
-        res = runner.run_jobs([runner.Job(k, fn, kw) for k, fn, kw in jobs], run_dir, engine=engine, workers=workers,
-                              resume=resume, progress=progress, description=description)
-        return Results(dict(res.rows), dict(res.errors))
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    out = Results()
-    folder = Path(run_dir) / "jobs"
-    folder.mkdir(parents=True, exist_ok=True)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[key]}"), TimeElapsedColumn(), disable=not progress) as bar:
-        task = bar.add_task(description, total=len(jobs), key="")
-        for key, fn, kwargs in jobs:
-            bar.update(task, key=key)
-            path = folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".json")
-            if resume and path.exists():
-                out.rows[key] = json.loads(path.read_text())
-            else:
-                try:
-                    row = _call(fn, kwargs)
-                    path.write_text(json.dumps(row, indent=1))
-                    out.rows[key] = row
-                except Exception as exc:  # a failed job is reported with the others, not fatal to the experiment
-                    out.errors[key] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
-            bar.advance(task)
-    return out
+    """Run `jobs` = [(key, fn, kwargs)] with `bridge.jobs.run_jobs` in `run_dir`; results by our keys."""
+    if not jobs:
+        return Results()
+    ours = {runner_key(k): k for k, _, _ in jobs}
+    res = runner.run_jobs([runner.Job(runner_key(k), fn, kw) for k, fn, kw in jobs], run_dir, engine=engine,
+                          workers=workers, resume=resume, progress=progress, description=description)
+    return Results({ours[k]: v for k, v in res.rows.items()}, {ours[k]: v for k, v in res.errors.items()})

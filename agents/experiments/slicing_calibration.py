@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default=None)
     ap.add_argument("--resume", action="store_true", help="reuse finished points of --out")
     ap.add_argument("--engine", default="local", choices=["local", "ray"])
-    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="local engine: worker processes (default: the CPU count; 0 = in this process)")
     return ap
 
 
@@ -154,8 +155,14 @@ def main(argv: list[str] | None = None) -> int:
              {"scenario": args.scenario, "overrides": ov, "seed": args.seed0 + s, "steps": args.steps,
               "policy": args.policy, "warmup": args.warmup})
             for i, (_, ov) in enumerate(points) for s in range(args.seeds)]
-    res = jobrunner.run(jobs, out, resume=args.resume, engine=args.engine, workers=args.workers,
-                        description="calibration")
+    from bridge.envs import RanemuError
+
+    try:
+        res = jobrunner.run(jobs, out, resume=args.resume, engine=args.engine, workers=args.workers,
+                            description="calibration")
+    except RanemuError as exc:  # bridge.jobs.JobError: a folder holding another grid, a bad engine, ...
+        print(f"slicing_calibration: {exc}", file=sys.stderr)
+        return 2
     for key, err in res.errors.items():
         print(f"slicing_calibration: {key} failed: {err.splitlines()[0]}", file=sys.stderr)
     rows = []

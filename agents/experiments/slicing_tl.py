@@ -22,13 +22,16 @@ Reproduces Hu et al. (papers/slicing-transfer-learning-madrl.txt) §IV–§V. Pe
 5. Outputs in the run folder: kpis.parquet (all methods, per step × cell × slice), metrics.json,
    ccdf_min_thr_sat.png, cdf_max_delay.png (paper Figs. 5, 6), rewards.png (Fig. 4), distance.csv /
    distance.png (Fig. 7), tl_gain_vs_distance.png (Fig. 8), table.md / table.csv (ours with 95 %
-   CIs over seeds next to the paper's values) and summary.json.
+   CIs over seeds next to the paper's values), by_load.csv (P and reward per traffic tercile) and
+   summary.json.
 Training uses one continuous world per run (`--world continuous`, the paper trains on one run);
 `--world episodic` starts a new world every scenario duration instead.
 
-Every run is a job (`agents.experiments.jobs`: the shared runner when present, else in order),
-a top-level function of JSON-able arguments that writes its files into its own folder and
-returns a JSON-able dict; `--resume` skips the jobs whose results exist.
+Every run is a job of the shared runner (`bridge.jobs`, local worker processes or Ray: `--engine`,
+`--workers`), a top-level function of JSON-able arguments that writes its files into its own
+folder and returns a JSON-able dict. Each seed's stages are runner folders under
+`seedS/jobs/`; `--resume` keeps the finished jobs, and `--report-only` rebuilds the outputs
+from whatever has finished without running anything.
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ from agents.experiments import jobs as jobrunner
 from agents.slicing_metrics import PAPER, KpiLog, cell_samples, mean_ci95, paper_metrics, plot_distributions, summarize
 
 DEFAULT_SCENARIO = "scenarios/slicing-paper.yaml"
+MODULE = "agents.experiments.slicing_tl"  # the jobs' import path, also when this file runs as __main__
 TARGET_WORLD_OFFSET = 1000
 VARIANTS = {  # name → (transfer method, source choice)
     "tl_none": ("none", None),
@@ -267,6 +271,28 @@ def results_table(kpis: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def by_load(kpis: pd.DataFrame) -> pd.DataFrame:
+    """Evaluation samples split by traffic level: P(m < 0.95) and the mean reward per method and load tercile.
+
+    The level of a step is the number of active UEs summed over cells and slices; terciles are taken
+    per (method, seed) run, so "high" is each run's busiest third of steps (the paper's claim is
+    about the periods "with higher traffic demands and strong inter-cell interference").
+    """
+    ev = kpis[kpis["phase"] == "evaluation"]
+    if not len(ev):
+        return pd.DataFrame()
+    s = cell_samples(ev).set_index(["method", "seed", "step", "cell"])
+    s["reward"] = ev.groupby(["method", "seed", "step", "cell"])["reward"].first()
+    users = ev.groupby(["method", "seed", "step"])["active_users"].sum().rename("users")
+    s = s.join(users, on=["method", "seed", "step"]).reset_index()
+    s["load"] = s.groupby(["method", "seed"])["users"].transform(
+        lambda u: pd.qcut(u.rank(method="first"), 3, labels=["low", "mid", "high"]))
+    out = s.groupby(["method", "load"], observed=True).agg(
+        p_thr_sat_below_095=("min_thr_sat", lambda x: float((x < 0.95).mean())), mean_reward=("reward", "mean"),
+        samples=("reward", "size")).reset_index()
+    return out
+
+
 def write_table(table: pd.DataFrame, out: Path) -> None:
     table.to_csv(out / "table.csv", index=False, float_format="%.4f")
     lines = ["| method | metric | ours (mean over seeds ± 95 % CI) | seeds | paper |", "|---|---|---|---|---|"]
@@ -392,8 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--world", default="continuous", choices=["continuous", "episodic"])
     ap.add_argument("--out", default=None, help="run folder (default runs/slicing-tl-TIME)")
     ap.add_argument("--resume", action="store_true", help="reuse the finished jobs of --out")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: rebuild the outputs of --out from the jobs that have finished")
     ap.add_argument("--engine", default="local", choices=["local", "ray"])
-    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="local engine: worker processes (default: the CPU count; 0 = in this process)")
     ap.add_argument("--window", type=int, default=None, help="rolling-mean window of the reward curves")
     return ap
 
@@ -439,10 +468,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"runs/slicing-tl-{datetime.now():%Y%m%d-%H%M%S}")
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seed0, args.seed0 + args.seeds))
-    drl_cfg = dataclasses.asdict(TD3Config(exploration_steps=proto.exploration, training_steps=proto.training,
-                                           evaluation_steps=proto.evaluation))
-    tl_cfg = dataclasses.asdict(TD3Config(exploration_steps=0, training_steps=proto.tl_training,
-                                          evaluation_steps=proto.tl_evaluation))
+    # JSON round trip: job arguments must be plain JSON (tuples become lists; _td3_config turns them back).
+    drl_cfg = json.loads(json.dumps(dataclasses.asdict(TD3Config(
+        exploration_steps=proto.exploration, training_steps=proto.training, evaluation_steps=proto.evaluation))))
+    tl_cfg = json.loads(json.dumps(dataclasses.asdict(TD3Config(
+        exploration_steps=0, training_steps=proto.tl_training, evaluation_steps=proto.tl_evaluation))))
     drl_steps = proto.exploration + proto.training + proto.evaluation
     tl_steps = proto.tl_training + proto.tl_evaluation
     common = {"scenario": args.scenario, "overrides": overrides, "world": args.world}
@@ -451,51 +481,62 @@ def main(argv: list[str] | None = None) -> int:
                                                    "overrides": overrides, "target_world_offset": TARGET_WORLD_OFFSET},
                                                   indent=2))
     t0 = time.perf_counter()
-    # Stage 1: independent runs of every seed.
-    jobs = []
+    try:
+        rows, errors, sims = _stages(args, out, seeds, proto, common, drl_cfg, tl_cfg, drl_steps, tl_steps)
+    except RanemuError as exc:  # bridge.jobs.JobError: a run folder holding another grid, a bad engine, ...
+        print(f"slicing_tl: {exc}", file=sys.stderr)
+        return 2
+    return _report(args, out, seeds, proto, rows, errors, sims, tl_steps, t0)
+
+
+def _stages(args, out: Path, seeds: list[int], proto: Protocol, common: dict, drl_cfg: dict, tl_cfg: dict,
+            drl_steps: int, tl_steps: int) -> tuple[dict, dict, dict]:
+    # Stage 1: independent runs of every seed (one runner folder per seed and stage: each holds one grid).
+    rows: dict[str, dict] = {}
+    errors: dict[str, str] = {}
     for s in seeds:
         d = out / f"seed{s}"
         tw = s + TARGET_WORLD_OFFSET
-        jobs += [(f"seed{s}/baseline", f"{__name__}:baseline_job",
-                  {**common, "seed": s, "steps": drl_steps, "evaluation": proto.evaluation, "out_dir": str(d / "baseline")}),
-                 (f"seed{s}/baseline_tw", f"{__name__}:baseline_job",
-                  {**common, "seed": tw, "steps": tl_steps, "evaluation": proto.tl_evaluation,
-                   "out_dir": str(d / "baseline_tw"), "method": "baseline_tw"}),
-                 (f"seed{s}/drl", f"{__name__}:drl_job", {**common, "seed": s, "config": drl_cfg, "out_dir": str(d / "drl")}),
-                 (f"seed{s}/samples_source", f"{__name__}:samples_job",
-                  {**common, "seed": s, "steps": proto.samples, "out_file": str(d / "samples_source.npz")}),
-                 (f"seed{s}/samples_target", f"{__name__}:samples_job",
-                  {**common, "seed": tw, "steps": proto.samples, "out_file": str(d / "samples_target.npz")})]
-    res = jobrunner.run(_job_module(jobs), out, resume=args.resume, engine=args.engine, workers=args.workers,
-                        description="slicing-tl: baseline, DRL, samples")
-    errors = dict(res.errors)
-    # Stage 2: similarity per seed (in this process; cached in seed folders).
+        jobs = [(f"seed{s}/baseline", f"{MODULE}:baseline_job",
+                 {**common, "seed": s, "steps": drl_steps, "evaluation": proto.evaluation, "out_dir": str(d / "baseline")}),
+                (f"seed{s}/baseline_tw", f"{MODULE}:baseline_job",
+                 {**common, "seed": tw, "steps": tl_steps, "evaluation": proto.tl_evaluation,
+                  "out_dir": str(d / "baseline_tw"), "method": "baseline_tw"}),
+                (f"seed{s}/drl", f"{MODULE}:drl_job", {**common, "seed": s, "config": drl_cfg, "out_dir": str(d / "drl")}),
+                (f"seed{s}/samples_source", f"{MODULE}:samples_job",
+                 {**common, "seed": s, "steps": proto.samples, "out_file": str(d / "samples_source.npz")}),
+                (f"seed{s}/samples_target", f"{MODULE}:samples_job",
+                 {**common, "seed": tw, "steps": proto.samples, "out_file": str(d / "samples_target.npz")})]
+        _run(args, jobs, d / "jobs" / "runs", f"seed {s}: baseline, DRL, samples", rows, errors)
+    # Stage 2: similarity per seed (in this process; cached in the seed folders).
     sims: dict[int, dict] = {}
     for s in seeds:
         d = out / f"seed{s}"
-        if f"seed{s}/samples_source" in res.rows and f"seed{s}/samples_target" in res.rows:
+        if (d / "samples_source.npz").exists() and (d / "samples_target.npz").exists():
             sims[s] = similarity_for_seed(d / "samples_source.npz", d / "samples_target.npz", proto.vae_epochs, s,
                                           d / "similarity")
             _write_distance(sims[s], d / "similarity")
     # Stage 3: transfer variants.
-    jobs = []
     for s in seeds:
-        if s not in sims or f"seed{s}/drl" not in res.rows:
-            continue
         d = out / f"seed{s}"
+        if s not in sims or not (d / "drl" / "checkpoints" / "meta.json").exists():
+            continue
+        jobs = []
         for variant, (method, choice) in VARIANTS.items():
             assignment = sims[s][choice] if choice else {}
-            jobs.append((f"seed{s}/{variant}", f"{__name__}:tl_job",
+            jobs.append((f"seed{s}/{variant}", f"{MODULE}:tl_job",
                          {**common, "seed": s, "world_seed": s + TARGET_WORLD_OFFSET, "method": method,
                           "source_dir": str(d / "drl" / "checkpoints") if choice else None, "assignment": assignment,
                           "config": tl_cfg, "instances": proto.instances, "out_dir": str(d / variant),
                           "variant": variant}))
-    res2 = jobrunner.run(_job_module(jobs), out, resume=args.resume, engine=args.engine, workers=args.workers,
-                         description="slicing-tl: transfer")
-    errors.update(res2.errors)
-    rows = {**res.rows, **res2.rows}
+        _run(args, jobs, d / "jobs" / "transfer", f"seed {s}: transfer", rows, errors)
+    return rows, errors, sims
+
+
+def _report(args, out: Path, seeds: list[int], proto: Protocol, rows: dict, errors: dict, sims: dict, tl_steps: int,
+            t0: float) -> int:
     # Stage 4: aggregate.
-    frames = [pd.read_parquet(p) for p in sorted(out.glob("seed*/*/kpis.parquet"))]
+    frames = [pd.read_parquet(p) for s in seeds for p in sorted((out / f"seed{s}").glob("*/kpis.parquet"))]
     kpis = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary: dict[str, Any] = {"seeds": seeds, "protocol": dataclasses.asdict(proto), "world": args.world,
                                "errors": {k: v.splitlines()[0] for k, v in errors.items()},
@@ -508,11 +549,13 @@ def main(argv: list[str] | None = None) -> int:
         plot_distributions(cell_samples(kpis[kpis["phase"] == "evaluation"]), out, "evaluation steps, all seeds")
         table = results_table(kpis)
         write_table(table, out)
+        by_load(kpis).to_csv(out / "by_load.csv", index=False, float_format="%.4f")
         summary["table"] = table.to_dict(orient="records")
     window = args.window or max(5, min(100, tl_steps // 10))
     curves: dict[str, list[np.ndarray]] = {}
-    for name in ("baseline", "drl", "tl_none", "tl_combined_most", "tl_combined_least"):
-        curves[name] = [np.load(p) for p in sorted(out.glob(f"seed*/{name}/rewards.npy"))]
+    for name in ("baseline", "drl", "baseline_tw", "tl_none", "tl_combined_most", "tl_combined_least"):
+        curves[name] = [np.load(out / f"seed{s}" / name / "rewards.npy") for s in seeds
+                        if (out / f"seed{s}" / name / "rewards.npy").exists()]
     plot_rewards(curves, proto.tl_training, out / "rewards.png", window)
     gains = tl_gains(out, seeds, sims, min(200, proto.tl_training))
     gains.to_csv(out / "tl_gains.csv", index=False, float_format="%.5f")
@@ -531,9 +574,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if errors else 0
 
 
-def _job_module(jobs):
-    """Jobs name their functions by this module's import path, also when it runs as __main__."""
-    return [(k, fn.replace("__main__:", "agents.experiments.slicing_tl:"), kw) for k, fn, kw in jobs]
+def _run(args: argparse.Namespace, jobs, run_dir: Path, description: str, rows: dict, errors: dict) -> None:
+    """Run `jobs` in the runner folder `run_dir` (nothing with --report-only); collect rows and errors."""
+    if args.report_only:
+        return
+    res = jobrunner.run(jobs, run_dir, resume=args.resume, engine=args.engine, workers=args.workers,
+                        description=description)
+    rows.update(res.rows)
+    errors.update(res.errors)
 
 
 def _write_distance(sim: dict, folder: Path) -> None:

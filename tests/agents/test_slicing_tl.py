@@ -13,14 +13,15 @@ TINY = ["--param", "topology.layout.num_sites=1", "--param", "ran.decision_perio
         "--param", "ran.requirements=[{cells: [0], throughput_mbps: [4, 3, 2, 1], delay_ms: [3, 2, 1, 1]}, "
                    "{cells: [1, 2], throughput_mbps: [2.5, 2, 1.5, 1], delay_ms: [1, 1, 1, 1]}]"]
 OUTPUTS = ["kpis.parquet", "metrics.json", "ccdf_min_thr_sat.png", "cdf_max_delay.png", "rewards.png", "distance.csv",
-           "distance.png", "tl_gain_vs_distance.png", "tl_gains.csv", "table.md", "table.csv", "summary.json"]
+           "distance.png", "tl_gain_vs_distance.png", "tl_gains.csv", "table.md", "table.csv", "by_load.csv",
+           "summary.json"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tl") / "run"
     argv = ["--quick", "--seeds", "2", "--out", str(out), "--steps", "6,10,4,10,4", "--samples", "12",
-            "--vae-epochs", "3", "--instances", "8", *TINY]
+            "--vae-epochs", "3", "--instances", "8", "--workers", "0", *TINY]
     assert slicing_tl.main(argv) == 0
     return out, argv
 
@@ -51,6 +52,10 @@ def test_resume_reuses_finished_jobs(run):
     assert slicing_tl.main([*argv, "--resume"]) == 0
     assert (out / "seed1" / "drl" / "kpis.parquet").stat().st_mtime_ns == stamp  # not run again
     assert (out / "table.csv").read_text() == before
+    # --report-only runs nothing: with a third seed asked for, the table still holds the two finished ones
+    assert slicing_tl.main([*argv, "--seeds", "3", "--report-only"]) == 0
+    assert not (out / "seed3").exists()
+    assert (out / "table.csv").read_text() == before
 
 
 def test_bad_arguments_fail_in_one_line(tmp_path, capsys):
@@ -62,7 +67,7 @@ def test_bad_arguments_fail_in_one_line(tmp_path, capsys):
 
 
 def test_calibration_command_reports_the_paper_metrics(tmp_path, capsys):
-    assert slicing_calibration.main(["--scale", "1,2", "--seeds", "1", "--steps", "6", "--warmup", "2", "--out", str(tmp_path),
+    assert slicing_calibration.main(["--scale", "1,2", "--seeds", "1", "--steps", "6", "--warmup", "2", "--workers", "0", "--out", str(tmp_path),
                                      *[a.replace("--param", "--set") for a in TINY]]) == 0
     df = pd.read_csv(tmp_path / "calibration.csv")
     assert sorted(df["scale"]) == [1.0, 2.0]
