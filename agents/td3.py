@@ -793,7 +793,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = parse_params(args.param or [])
     if args.world == "continuous":
         overrides = {**overrides, **continuous_world()}
-    env = slicing_parallel_env(args.scenario, **overrides)
+    env = slicing_parallel_env(args.scenario, overrides=overrides)
     out = Path(args.out) if args.out else Path("runs") / f"td3-{Path(args.scenario).stem}-s{args.seed}-{datetime.now():%Y%m%d-%H%M%S}"
     learner_log, baseline_log = KpiLog("td3", args.seed), KpiLog(args.baseline, args.seed)
     try:

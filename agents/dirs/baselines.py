@@ -73,7 +73,7 @@ def make_env(algo: str, seed: int, steps: int, scenario: str = PAPER_SCENARIO,
     m = len(sc.topology.mec.servers) if sc.mec.num_servers is None else sc.mec.num_servers
     ov.update({"duration": sc.mec.decision_period_s * (steps + 2), "episode_steps": None,
                "output.report": False, "output.traces": False})
-    env = offloading_env(scenario, actions="raw" if algo == "ddpg" else "adapted", **ov)
+    env = offloading_env(scenario, actions="raw" if algo == "ddpg" else "adapted", overrides=ov)
     rec = RecordOutcome(env, REWARD_SCALE)
     wrapped: gymnasium.Env = GainsOnly(rec, m)
     if algo == "ddpg":

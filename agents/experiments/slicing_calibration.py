@@ -62,7 +62,7 @@ def run_baseline(scenario: str, overrides: dict[str, Any], seed: int, steps: int
     from agents.td3 import baseline_rewards, continuous_world
     from bridge.envs import slicing_parallel_env
 
-    env = slicing_parallel_env(_resolve(scenario), **{**continuous_world(), **overrides})
+    env = slicing_parallel_env(_resolve(scenario), overrides={**continuous_world(), **overrides})
     log = KpiLog(method or policy, seed)
     try:
         rewards = baseline_rewards(env, policy, steps, seed, on_info=lambda t, i, r: log.add(t, phase, i, r))

@@ -88,7 +88,7 @@ def _env(scenario: str, overrides: dict[str, Any], world: str):
     from bridge.envs import slicing_parallel_env
 
     extra = continuous_world() if world == "continuous" else {}
-    return slicing_parallel_env(_resolve(scenario), **{**extra, **overrides})
+    return slicing_parallel_env(_resolve(scenario), overrides={**extra, **overrides})
 
 
 def _save_run(out: Path, kpis: pd.DataFrame, rewards: np.ndarray, phases: list[str]) -> dict[str, Any]:
