@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[agents,dev,rl,cluster]' -c constraints.txt
+	$(BIN)/python -m pip install --quiet -e '.[agents,dev,rl,cluster,rllib]' -c constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -64,6 +64,6 @@ def test_remote_training_against_a_running_emulator():
 
 @pytest.mark.parametrize("policies", ["shared", "per-cell"])
 def test_rllib_multi_agent_ppo(policies):
-    pytest.importorskip("ray.rllib", reason="needs the rllib extra (minutes to install, not in make test): "
+    pytest.importorskip("ray.rllib", reason="needs the rllib extra (make installs it): "
                                             "pip install -e '.[rllib]' -c constraints.txt")
     beats_random(run("rllib_ppo_slicing", "--policies", policies), f"rllib-ppo-{policies}", 0.3)
