@@ -64,6 +64,27 @@ class SearchResult:
     evaluations: int
 
 
+def greedy_selection(fitness: Fitness, start: np.ndarray, propose: Callable[[int, np.ndarray], np.ndarray],
+                     iterations: int) -> SearchResult:
+    """Greedy selection (paper eq. 28) around a proposal rule: at iteration G = 1..iterations the
+    candidate `propose(G, incumbent)` replaces the incumbent if its fitness is lower; a candidate
+    equal to the incumbent is not evaluated again. Shared by the proposed, classic and ε-greedy searches."""
+    x = np.asarray(start, dtype=np.int64).copy()
+    fx = fitness(x)
+    curve = np.empty(iterations + 1)
+    curve[0] = fx
+    evals = 1
+    for g in range(1, iterations + 1):
+        cand = propose(g, x)
+        if not np.array_equal(cand, x):
+            fc = fitness(cand)
+            evals += 1
+            if fc < fx:
+                x, fx = cand, fc
+        curve[g] = fx
+    return SearchResult(x, fx, curve, evals)
+
+
 def levy_search(fitness: Fitness, gain: np.ndarray, start: np.ndarray, rng: np.random.Generator,
                 beta: float = 1.5, threshold: float = 0.5, iterations: int = 100) -> SearchResult:
     """The proposed Lévy flight search (Algorithm 4), from the ensemble decision `start`.
@@ -75,29 +96,20 @@ def levy_search(fitness: Fitness, gain: np.ndarray, start: np.ndarray, rng: np.r
     selection (eq. 28): the candidate replaces the incumbent if its fitness is lower.
     """
     m = gain.shape[1]
-    x = np.asarray(start, dtype=np.int64).copy()
-    fx = fitness(x)
-    curve = np.empty(iterations + 1)
-    curve[0] = fx
-    evals = 1
-    n = x.size
+    n = np.asarray(start).size
     # All draws up front (same law, fewer calls): mutation and crossover steps, random choices.
     d = levy_steps(rng, beta, (iterations, 2, n))
     choice = rng.integers(0, m + 1, (iterations, n))
     share = gain / gain.sum(axis=1, keepdims=True)
     rows = np.arange(n)
-    for g in range(1, iterations + 1):
+
+    def propose(g: int, x: np.ndarray) -> np.ndarray:
         gamma = 2.0 - 2.0 * g / iterations
         h_norm = np.where(x > 0, share[rows, np.maximum(x, 1) - 1], 1.0 / m)  # = normalised_gain(gain, x)
         mutant = np.where(gamma * d[g - 1, 0] > h_norm, choice[g - 1], x)
-        cand = np.where(gamma * d[g - 1, 1] > threshold, mutant, x)
-        if not np.array_equal(cand, x):
-            fc = fitness(cand)
-            evals += 1
-            if fc < fx:
-                x, fx = cand, fc
-        curve[g] = fx
-    return SearchResult(x, fx, curve, evals)
+        return np.where(gamma * d[g - 1, 1] > threshold, mutant, x)
+
+    return greedy_selection(fitness, start, propose, iterations)
 
 
 def classic_levy_search(fitness: Fitness, num_servers: int, start: np.ndarray, rng: np.random.Generator,
@@ -105,21 +117,9 @@ def classic_levy_search(fitness: Fitness, num_servers: int, start: np.ndarray, r
     """The classic Lévy flight (eq. 23) for comparison (paper Fig. 7): x(G) = x(G−1) + η·d on every
     entry, rounded and clipped to {0..M} (the integer decision the paper notes it lacks), with the
     same greedy selection; no channel information."""
-    x = np.asarray(start, dtype=np.int64).copy()
-    fx = fitness(x)
-    curve = np.empty(iterations + 1)
-    curve[0] = fx
-    evals = 1
-    d = levy_steps(rng, beta, (iterations, x.size))
-    for g in range(1, iterations + 1):
-        cand = np.clip(np.rint(x + scale * d[g - 1]), 0, num_servers).astype(np.int64)
-        if not np.array_equal(cand, x):
-            fc = fitness(cand)
-            evals += 1
-            if fc < fx:
-                x, fx = cand, fc
-        curve[g] = fx
-    return SearchResult(x, fx, curve, evals)
+    d = levy_steps(rng, beta, (iterations, np.asarray(start).size))
+    return greedy_selection(fitness, start, lambda g, x: np.clip(np.rint(x + scale * d[g - 1]), 0, num_servers)
+                            .astype(np.int64), iterations)
 
 
 def egreedy_search(fitness: Fitness, num_servers: int, start: np.ndarray, rng: np.random.Generator,
@@ -127,22 +127,10 @@ def egreedy_search(fitness: Fitness, num_servers: int, start: np.ndarray, rng: n
     """The "traditional" exploration the paper contrasts with (§V-D, ε-greedy), used for the
     "DIRS without Lévy flight" ablation: each candidate reassigns every device of `start` uniformly
     with probability ε; the best candidate seen (greedy selection) is kept."""
-    x = np.asarray(start, dtype=np.int64).copy()
-    best, fbest = x, fitness(x)
-    curve = np.empty(iterations + 1)
-    curve[0] = fbest
-    evals = 1
-    flips = rng.random((iterations, x.size)) < eps
-    choice = rng.integers(0, num_servers + 1, (iterations, x.size))
-    for g in range(1, iterations + 1):
-        cand = np.where(flips[g - 1], choice[g - 1], x)
-        if not np.array_equal(cand, best):
-            fc = fitness(cand)
-            evals += 1
-            if fc < fbest:
-                best, fbest = cand, fc
-        curve[g] = fbest
-    return SearchResult(best, fbest, curve, evals)
+    x0 = np.asarray(start, dtype=np.int64).copy()
+    flips = rng.random((iterations, x0.size)) < eps
+    choice = rng.integers(0, num_servers + 1, (iterations, x0.size))
+    return greedy_selection(fitness, x0, lambda g, x: np.where(flips[g - 1], choice[g - 1], x0), iterations)
 
 
 def descent(model: CostModel, start: np.ndarray, max_rounds: int = 200) -> SearchResult:

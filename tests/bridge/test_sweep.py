@@ -161,7 +161,7 @@ def test_ctrl_c_leaves_a_resumable_folder_and_resume_adds_each_missing_row_once(
     assert f"--resume --out {out}" in err and "Traceback" not in err
     before = {p.stem: json.loads(p.read_text()) for p in (out / "jobs").glob("p*.json")}
     kept = {k for k, rec in before.items() if rec["status"] == "ok"}
-    assert 1 <= len(kept) < 6
+    assert 0 < len(kept) < 6
     res = run_sweep(path, ["mec.num_devices=2:7:1"], ["greedy"], out, workers=0, until=60.0, resume=True,
                     progress=False)
     assert not res.failed and res.results.resumed == len(kept)
