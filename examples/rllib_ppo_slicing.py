@@ -7,9 +7,16 @@ Gaussians' means) run every cell and are compared with random actions and the bu
 (mean reward per cell and step, same seeds). RLlib writes TensorBoard-readable results under
 ~/ray_results (or --storage).
 
+Rollouts scale over Ray: `--env-runners N` samples in N Ray worker processes (0: in the driver), on
+a private local Ray by default or on a cluster with `--address auto|HOST:PORT` (or RAY_ADDRESS; see
+docs/cluster.md). Each env runner builds its own env from the installed ranemu (the bundled
+scenario, no shared files: no run folder, no traces kept); its world seed is derived from
+(--seed, worker_index, vector_index), so runners sample different worlds and a rerun repeats them.
+
     python examples/rllib_ppo_slicing.py --policies shared --iterations 20
     python examples/rllib_ppo_slicing.py --policies per-cell --iterations 20
     python examples/rllib_ppo_slicing.py --quick
+    python examples/rllib_ppo_slicing.py --address auto --env-runners 8 --iterations 50
 
 Needs the `rllib` extra: pip install 'ranemu[rllib,agents]' (ray[rllib] pins gymnasium 1.2.2,
 which the project's constraints use).
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,19 +56,56 @@ QUICK = dict(overrides=QUICK_SLICING, iterations=1, train_batch_size=114, miniba
              eval_episodes=2)
 
 
-def env_creator(config: dict):
+def world_seed(seed: int, worker_index: int, vector_index: int) -> int:
+    """The scenario seed of one env: distinct per (seed, env runner, sub-env), the same on every rerun."""
+    state = np.random.SeedSequence([seed, worker_index, vector_index]).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))  # the scenario's seed field takes 0 … 2**63 − 1
+
+
+class RunnerEnv(SafeAgentIds):
+    """The env of one env runner: its world seeded by `world_seed`, and the env steps it took counted.
+
+    RLlib resets each runner's env once with seed=config.seed + worker_index; that reset seed is
+    dropped here, so the first episode runs the scenario seed (world_seed) and the following ones
+    draw their worlds from the env's generator seeded by it (bridge.envs module docs)."""
+
+    def __init__(self, env, worker_index: int, vector_index: int):
+        super().__init__(env)
+        self.worker_index, self.vector_index = worker_index, vector_index
+        self.env_steps = 0
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        return super().reset(seed=None, options=options)
+
+    def step(self, actions):
+        self.env_steps += 1
+        return super().step(actions)
+
+
+def env_creator(config):
+    """RLlib's env creator: `config` is its EnvContext (the env_config plus worker_index, vector_index).
+
+    Runs in each env runner's process (on any node): builds the env there from the scenario name,
+    with no run folder and no kept traces, so nothing is written and no file is shared."""
     from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 
-    par = slicing_parallel_env(config["scenario"], actions="normalized", overrides=config["overrides"])
-    return ParallelPettingZooEnv(SafeAgentIds(par))
+    worker, vector = int(getattr(config, "worker_index", 0)), int(getattr(config, "vector_index", 0))
+    overrides = {**config["overrides"], "seed": world_seed(config["seed"], worker, vector)}
+    par = slicing_parallel_env(config["scenario"], actions="normalized", overrides=overrides,
+                               render_mode=None, run_dir=None, keep_traces=False)
+    return ParallelPettingZooEnv(RunnerEnv(par, worker, vector))
 
 
-def build(args: Args):
+def build(args: Args, env_runners: int = 0):
+    from ray import cloudpickle
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.tune.registry import register_env
 
+    # The env creator and the policy mapping travel to the env runners by value: the workers import
+    # ranemu (bridge) from their installed package, but not this script, which is not a package.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     register_env(ENV_NAME, env_creator)
-    env_config = {"scenario": args.scenario, "overrides": args.overrides}
+    env_config = {"scenario": args.scenario, "overrides": args.overrides, "seed": args.seed}
     probe = SafeAgentIds(slicing_parallel_env(args.scenario, actions="normalized", overrides=args.overrides))
     agents = list(probe.possible_agents)
     probe.close()
@@ -73,12 +118,20 @@ def build(args: Args):
     config = (PPOConfig()
               .environment(ENV_NAME, env_config=env_config)
               .framework("torch")
-              .env_runners(num_env_runners=0)
+              .env_runners(num_env_runners=env_runners, num_envs_per_env_runner=1)
               .training(train_batch_size=args.train_batch_size, minibatch_size=args.minibatch_size,
                         num_epochs=args.num_epochs)
               .multi_agent(policies=policies, policy_mapping_fn=mapping)
               .debugging(seed=args.seed))
     return config.build_algo(), agents, mapping
+
+
+def sampled_steps(algo, env_runners: int) -> dict[int, int]:
+    """Env steps each env runner took (by worker index; 0 is the driver's own runner)."""
+    counts = algo.env_runner_group.foreach_env_runner(
+        lambda r: (r.worker_index, sum(e.unwrapped.par_env.env_steps for e in r.env.envs)),
+        local_env_runner=env_runners == 0)
+    return {int(w): int(n) for w, n in counts}
 
 
 def evaluate(algo, args: Args, mapping) -> dict[str, Any]:
@@ -128,34 +181,58 @@ def evaluate(algo, args: Args, mapping) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Train, evaluate, print the table. Returns the scores by name ({"mean", "ci95"}) and, under
+    "sampling", the env steps per env runner (worker index → steps), the training wall time and the
+    env steps per second."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     d = Args()
     p.add_argument("--policies", choices=("shared", "per-cell"), default=d.policies)
     p.add_argument("--iterations", type=int, default=d.iterations)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--env-runners", type=int, default=0, metavar="N",
+                   help="Ray worker processes that sample (0: sample in the driver)")
+    p.add_argument("--address", metavar="auto|HOST:PORT", default=None,
+                   help="Ray cluster to join (default: $RAY_ADDRESS, else a private local Ray with "
+                        "max(1, N) CPUs)")
     p.add_argument("--quick", action="store_true", help="tiny world and budget (what the test runs)")
     a = p.parse_args(argv)
+    if a.env_runners < 0:
+        raise SystemExit(f"--env-runners must be >= 0, got {a.env_runners}")
     args = Args(policies=a.policies, iterations=a.iterations, seed=a.seed)
     if a.quick:
         args = Args(**{**asdict(args), **QUICK})
     import ray
 
     from bridge.evaluation import table
+    from bridge.jobs import JobError, _ray_precheck, ray_init
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
-        algo, agents, mapping = build(args)
+        _ray_precheck(a.address)  # an unreachable address fails in seconds, not after Ray's retries
+        started = ray_init(a.address, max(1, a.env_runners))
+    except JobError as exc:
+        raise SystemExit(f"rllib_ppo_slicing: {exc}") from None
+    try:
+        algo, agents, mapping = build(args, a.env_runners)
+        t0 = time.perf_counter()
         for it in range(args.iterations):
             result = algo.train()
             ret = result.get("env_runners", {}).get("episode_return_mean", float("nan"))
             print(f"iteration {it + 1}/{args.iterations}: episode return mean {ret:.3f} (sum over cells)")
+        wall = time.perf_counter() - t0
+        steps = sampled_steps(algo, a.env_runners)
         scores = evaluate(algo, args, mapping)
         algo.stop()
     finally:
-        ray.shutdown()
+        if started:
+            ray.shutdown()
+    total = sum(steps.values())
+    print(f"sampling: {total} env steps in {wall:.1f} s of training ({total / wall:.1f} env steps/s); "
+          f"per env runner: {', '.join(f'{w}: {n}' for w, n in sorted(steps.items()))}")
     print(table(scores, f"RLlib PPO ({args.policies} policy) on {args.scenario}, {args.iterations} iterations, "
                         f"seed {args.seed}; reward per cell and step"))
-    return {s.name: {"mean": s.mean, "ci95": s.ci95} for s in scores}
+    out: dict[str, Any] = {s.name: {"mean": s.mean, "ci95": s.ci95} for s in scores}
+    out["sampling"] = {"env_steps": steps, "wall_s": wall, "env_steps_per_s": total / wall}
+    return out
 
 
 if __name__ == "__main__":
