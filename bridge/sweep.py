@@ -27,6 +27,9 @@ def _scalar(text: str) -> Any:
     return value
 
 
+MAX_RANGE_VALUES = 10_000  # values one --param range may expand to (a grid is the product of them)
+
+
 def parse_values(spec: str, source: str = "--param") -> list[Any]:
     """`a:b:step` (inclusive range), `a,b,c` (list) or a single value; values parsed as YAML scalars."""
     text = spec.strip()
@@ -42,9 +45,14 @@ def parse_values(spec: str, source: str = "--param") -> list[Any]:
             raise ConfigError(source, spec, "range bounds must be numbers") from None
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, stop, step)):
             raise ConfigError(source, spec, "range bounds must be numbers")
+        if not all(math.isfinite(v) for v in (start, stop, step)):
+            raise ConfigError(source, spec, "range bounds must be finite numbers")
         if step <= 0 or stop < start:
             raise ConfigError(source, spec, "a range needs step > 0 and stop >= start")
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
+        span = (stop - start) / step
+        if not span < MAX_RANGE_VALUES:  # also catches an overflowing quotient (inf)
+            raise ConfigError(source, spec, f"a range of more than {MAX_RANGE_VALUES:,} values; use a coarser step")
+        count = int(math.floor(span + 1e-9)) + 1
         values = [start + k * step for k in range(count)]
         if all(isinstance(v, int) for v in (start, stop, step)):
             return [int(v) for v in values]
@@ -178,6 +186,12 @@ def build_jobs(scenario_path: str | Path, params: list[str], policies: list[str]
         raise ConfigError("--seeds", str(seeds), "need at least one seed")
     if until is not None and not until > 0:
         raise ConfigError("--until", str(until), "must be a positive number of simulated seconds")
+    if len(set(policies)) != len(policies):
+        raise ConfigError("--policies", ",".join(policies), "a policy is given twice")
+    size = math.prod(len(v) for _, v in grid) * max(1, len(policies)) * seeds
+    if size > MAX_RANGE_VALUES:
+        raise ConfigError("--param", " ".join(params), f"{size:,} runs (points × policies × seeds), more than "
+                                                         f"{MAX_RANGE_VALUES:,}; split the sweep")
     kinds = _policy_kinds(raw, str(path)) if policies else []
     base_seed = int(raw.get("seed", 1))
     load_scenario(path)  # fail early, once, on a broken file
@@ -275,7 +289,16 @@ def _pick_metric(df, metric: str | None) -> str:
     for col in df.columns:
         if str(col).endswith(".objective"):
             return str(col)
-    raise ConfigError("sweep", "", "no run produced an objective (see the error column of sweep.csv)")
+    if "ran.mean_reward" in df.columns:  # a RAN scenario has no cost objective; its reward (eq. 2) is the figure
+        return "ran.mean_reward"
+    raise ConfigError("sweep", "", "no run produced an objective or a reward (see the error column of sweep.csv)")
+
+
+# Axis labels of the default metrics: unit and which direction is better.
+METRIC_LABELS = {
+    "mec.objective": "MEC objective Φ per epoch (eq. 10; lower is better)",
+    "ran.mean_reward": "mean slicing reward per cell and period (eq. 2, 0–1; higher is better)",
+}
 
 
 def plot_sweep(df, keys: list[str], metric: str | None, path: Path) -> Path:
@@ -323,7 +346,7 @@ def plot_sweep(df, keys: list[str], metric: str | None, path: Path) -> Path:
         ax.set_xlabel(x_key or "")
         if categories:
             ax.set_xticks(range(len(categories)), categories)
-        ax.set_ylabel(metric)
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric), fontsize=9)
         if others:
             gk = gkey if isinstance(gkey, tuple) else (gkey,)
             ax.set_title(", ".join(f"{k}={v}" for k, v in zip(others, gk)), fontsize=9)

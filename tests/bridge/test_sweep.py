@@ -19,7 +19,9 @@ def test_ranges_and_lists():
     assert parse_values("1e9, 2e9") == [1e9, 2e9]
     assert parse_values("7") == [7]
     assert parse_param("mec.num_servers=2:10:2") == ("mec.num_servers", [2, 4, 6, 8, 10])
-    for bad, why in [("5:1:1", "stop >= start"), ("1:5:0", "step > 0"), ("1:5", "start:stop:step"), ("a:b:c", "numbers")]:
+    for bad, why in [("5:1:1", "stop >= start"), ("1:5:0", "step > 0"), ("1:5", "start:stop:step"), ("a:b:c", "numbers"),
+                     ("nan:10:1", "finite"), ("1e308:1e309:1", "finite"), ("1:100000000:1", "more than 10,000"),
+                     ("0:1e308:1e-308", "more than 10,000")]:
         with pytest.raises(ConfigError, match=why):
             parse_values(bad)
     with pytest.raises(ConfigError, match="PATH=VALUES"):
@@ -181,3 +183,26 @@ def test_a_ran_point_row_is_the_same_twice_without_its_wall_clock_profile():
     first, second = run_point(sc, 1.0), run_point(sc, 1.0)
     assert first == second and first["simulated_s"] == pytest.approx(1.0)
     assert any(k.startswith("ran.") for k in first) and not [k for k in first if "profile" in k]
+
+
+def test_a_grid_too_large_or_a_policy_given_twice_is_refused_before_anything_runs(tmp_path):
+    path = tmp_path / "sw.yaml"
+    path.write_text(yaml.safe_dump(SCENARIO))
+    with pytest.raises(ConfigError, match="given twice"):
+        build_jobs(path, ["mec.num_devices=2,3"], ["local", "local"], None, 1)
+    with pytest.raises(ConfigError, match="more than 10,000"):
+        build_jobs(path, ["mec.num_devices=1:5000:1"], ["local", "greedy", "random"], None, 1)
+
+
+def test_a_ran_sweep_plots_the_slicing_reward_when_there_is_no_objective(tmp_path):
+    from pathlib import Path
+
+    from bridge.sweep import METRIC_LABELS, _pick_metric
+
+    df = pd.DataFrame({"policy": ["equal"], "ran.mean_reward": [0.9], "error": [""]})
+    assert _pick_metric(df, None) == "ran.mean_reward" and "higher is better" in METRIC_LABELS["ran.mean_reward"]
+    quick = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml"
+    res = run_sweep(quick, ["ran.decision_period_s=0.5,1.0"], ["equal"], out_dir=tmp_path / "out", workers=0,
+                    until=1.0, progress=False)
+    rows = pd.read_csv(res.csv)
+    assert len(rows) == 2 and (rows["error"].fillna("") == "").all() and res.plot.stat().st_size > 0
