@@ -442,16 +442,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--agent", metavar="COMMAND",
                     help="substitute: an agent command line ({python}, {endpoint}, {role} are filled in)")
     sp.add_argument("--from-step", type=_nonneg_int, default=0, metavar="N",
-                    help="substitute from this decision step of the point on (default 0)")
+                    help="substitute from this decision step of the point on")
     sp.add_argument("--out", help="base folder for the what-if run folder (default: beside RUN_DIR)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_replay)
 
     sp = sub.add_parser("dashboard", help="live web page of a run's telemetry (KPIs, agents, RTT, lateness)")
     sp.add_argument("--pub", default="tcp://127.0.0.1:5556", metavar="ENDPOINT",
-                    help="the run's telemetry endpoint, agents.pub_endpoint (default tcp://127.0.0.1:5556)")
+                    help="the run's telemetry endpoint, agents.pub_endpoint")
     sp.add_argument("--bind", default="127.0.0.1:8050", metavar="HOST:PORT",
-                    help="where to serve the page (default 127.0.0.1:8050); not loopback: needs --tls-cert/--tls-key")
+                    help="where to serve the page; not loopback: needs --tls-cert/--tls-key")
     sp.add_argument("--token", help="required token (?token= in the URL); made and printed when not loopback")
     sp.add_argument("--tls-cert", help="TLS certificate file (PEM)")
     sp.add_argument("--tls-key", help="TLS private key file (PEM)")

@@ -226,7 +226,10 @@ def compare_run(run_dir: Path, emu: Emulation) -> tuple[Divergence | None, dict[
     checked: dict[str, int] = {}
     names = sorted(p.stem for p in (run_dir / "traces").glob("*.parquet") if p.stem != DECISIONS)
     for name in names + [DECISIONS]:
-        recorded = pq.read_table(run_dir / "traces" / f"{name}.parquet").to_pandas()
+        try:
+            recorded = pq.read_table(run_dir / "traces" / f"{name}.parquet").to_pandas()
+        except (OSError, pa.ArrowException) as exc:
+            raise RanemuError(f"cannot compare with {run_dir}: traces/{name}.parquet is damaged ({exc})") from None
         if name == DECISIONS:
             replayed = emu.decision_log.to_pandas()
         elif name in emu.traces.tables:
@@ -250,11 +253,20 @@ def _read_run(run_dir: Path):
         scenario = load_scenario(run_dir / "config.yaml")
     except ConfigError as exc:
         raise RanemuError(f"cannot replay {run_dir}: {exc}") from None
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        simulated = float(summary["simulated_s"])
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
+        raise RanemuError(f"cannot replay {run_dir}: summary.json is damaged ({type(exc).__name__}: {exc})") from None
+    if not simulated > 0:
+        raise RanemuError(f"cannot replay {run_dir}: the run ended before its clock advanced (simulated_s = {simulated:g})")
     if (summary.get("bridge") or {}).get("resets"):
         raise RanemuError(f"cannot replay {run_dir}: an agent reset the world during the run "
                           f"({summary['bridge']['resets']} resets); replay covers runs without resets")
-    record = pq.read_table(run_dir / "traces" / "decisions.parquet")
+    try:
+        record = pq.read_table(run_dir / "traces" / "decisions.parquet")
+    except (OSError, pa.ArrowException) as exc:
+        raise RanemuError(f"cannot replay {run_dir}: traces/decisions.parquet is damaged ({exc})") from None
     return run_dir, scenario, summary, record
 
 

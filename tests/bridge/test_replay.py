@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bridge.cli import main
+from emulator.errors import RanemuError
 from bridge.replay import replay
 from bridge.runner import run_scenario
 from emulator.config import load_scenario
@@ -165,6 +166,18 @@ def test_fast_run_with_in_process_policies_replays_bit_for_bit(tmp_path):
     assert len(dec) == 3 * 5 and set(dec.source) == {"policy"} and set(dec.name) == {"traffic_aware"}
     assert (dec.effective_time == dec.time).all() and dec.response_ms.isna().all()
     assert replay(run.run_dir).divergence is None
+    # damaged copies of that folder: one line each, never a traceback
+    for damage, expected in [("summary.json", "summary.json is damaged"),
+                             ("traces/decisions.parquet", "decisions.parquet is damaged"),
+                             ("traces/ran.parquet", "ran.parquet is damaged"),
+                             ("zero-length", "before its clock advanced")]:
+        bad = shutil.copytree(run.run_dir, tmp_path / f"bad-{damage.replace('/', '-')}")
+        if damage == "zero-length":
+            (bad / "summary.json").write_text('{"simulated_s": 0.0}', encoding="utf-8")
+        else:
+            (bad / damage).write_bytes(b"not what it should be")
+        with pytest.raises(RanemuError, match=expected):
+            replay(bad)
 
 
 def test_replay_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
