@@ -5,7 +5,7 @@ The PettingZoo parallel env goes to RLlib through its own `ParallelPettingZooEnv
 policy ids: `slice/cell4` → `slice_cell4`). After training, the deterministic policies (the
 Gaussians' means) run every cell and are compared with random actions and the built-in baselines
 (mean reward per cell and step, same seeds). RLlib writes TensorBoard-readable results under
-~/ray_results (or --storage).
+~/ray_results.
 
 Rollouts scale over Ray: `--env-runners N` samples in N Ray worker processes (0: in the driver), on
 a private local Ray by default or on a cluster with `--address auto|HOST:PORT` (or RAY_ADDRESS; see
