@@ -322,6 +322,8 @@ class AgentBridge:
         free = [name for name in self.emu.control_points if name not in served][:6]
         if free:
             msg += (f"; start one with: python -m agents.baseline --endpoint {self.endpoint} --role {free[0]}")
+            if self.cfg.curve is not None:  # without keys the agent's CURVE handshake never completes
+                msg += " --server-key SERVER.key --client-key CLIENT.key_secret (CURVE is on: keys from `ranemu keys`)"
         return msg
 
     def close(self) -> None:

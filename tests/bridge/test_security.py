@@ -53,6 +53,8 @@ def test_only_clients_with_an_authorised_key_attach(served, keys):
         with pytest.raises(TimeoutError):
             c.connect()
     assert bridge.attached() == {}
+    with pytest.raises(RanemuError, match="--server-key SERVER.key --client-key"):  # the hint names the keys
+        bridge.wait_for_agents(1, 0.2)
     with AgentClient(bridge.endpoint, ["queue/q0"], name="trusted", timeout_s=5.0,
                      curve={"server_public_key": keys["server_pub"], "client_keys": keys["good"]}) as c:
         assert c.connect().roles["queue/q0"].kind == "rate"
