@@ -98,7 +98,13 @@ CHUNK_S = 0.5
 
 
 def needs_bridge(scenario: Scenario, wait_agents: int) -> bool:
-    return bool(scenario.agents.processes) or wait_agents > 0 or scenario.agents.wait_agents > 0
+    return bool(scenario.agents.processes) or wait_agents > 0 or agents_to_wait_for(scenario) > 0
+
+
+def agents_to_wait_for(scenario: Scenario) -> int:
+    """agents.wait_agents, or by default one agent per started process (agents.processes)."""
+    configured = scenario.agents.wait_agents
+    return len(scenario.agents.processes) if configured is None else configured
 
 
 def check_agents(emu: Emulation, scenario: Scenario) -> None:
@@ -183,7 +189,7 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
     chunk = min(CHUNK_S, horizon / 200.0)  # the horizon is positive: validated duration, or --until > 0
     t0 = time.monotonic()
     try:
-        n = max(wait_agents, scenario.agents.wait_agents)
+        n = max(wait_agents, agents_to_wait_for(scenario))
         if agent_bridge is not None and n:
             agent_bridge.wait_for_agents(n, scenario.agents.wait_timeout_s, should_stop=lambda: stop.requested)
             stop.check()

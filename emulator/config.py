@@ -104,7 +104,9 @@ class AgentsConfig(StrictModel):
     fallback: Literal["hold", "default"] = "hold"
     heartbeat_s: float = Field(1.0, ge=0.01, le=3600, description="below 10 ms heartbeats would busy-loop")
     liveness: int = Field(3, ge=1, description="missed heartbeats before an agent counts as gone")
-    wait_agents: int = Field(0, ge=0)
+    wait_agents: int | None = Field(None, ge=0, description="agents that must attach before the clock starts; "
+                                    "null (default): one per agents.processes entry, so the agents a run starts "
+                                    "itself are attached before the first decision; 0: do not wait")
     wait_timeout_s: float = Field(30.0, gt=0)
     curve: CurveConfig | None = None
 

@@ -114,6 +114,21 @@ def test_quickstart_runs_and_is_reproducible(tmp_path):
     pd.testing.assert_frame_equal(frames[0], frames[1])
 
 
+def test_agents_a_run_starts_itself_are_attached_before_the_clock_starts(tmp_path):
+    """Without --wait-agents the run waits for one agent per agents.processes entry (before the fix
+    the clock finished before the agent had imported: 0 attaches, every decision a fallback)."""
+    import json
+
+    agent = ('agents.processes=[{roles: [slice/cell0], command: ["{python}", "-m", "agents.baseline", '
+             '"--endpoint", "{endpoint}", "--role", "slice/cell0", "--policy", "traffic_aware"]}]')
+    ipc = f"agents.endpoint=ipc://{tmp_path}/a.sock"
+    assert main(["run", str(REPO / "scenarios" / "quickstart.yaml"), "--until", "3", "--quiet", "--out", str(tmp_path),
+                 "--param", agent, "--param", ipc, "--param", "agents.pub_endpoint=null"]) == 0
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    bridge = json.loads((run_dir / "summary.json").read_text())["bridge"]
+    assert bridge["attaches"] == 1 and bridge["answered"] > 0 and bridge["fallbacks"] == 0
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_signal_stops_a_run_cleanly_and_keeps_what_was_written(tmp_path, sig):
     import json

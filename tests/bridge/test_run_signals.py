@@ -165,7 +165,8 @@ _STUBBORN = ("import os, signal, time\n"
 
 def test_a_second_signal_during_shutdown_keeps_summary_json(tmp_path):
     # An agent process that ignores BYE and SIGTERM makes shutdown last ~4 s (grace, then SIGKILL).
-    sc = _scenario(tmp_path, agents__processes=[{"roles": ["slice/cell0"], "command": [sys.executable, "-c", _STUBBORN]}])
+    sc = _scenario(tmp_path, agents__processes=[{"roles": ["slice/cell0"], "command": [sys.executable, "-c", _STUBBORN]}],
+                   agents__wait_agents=0)  # the stubborn process never attaches: do not wait for it
     run = Run(tmp_path, sc, "--until", "100000")
     try:
         run.wait_log("run quickstart: horizon")
