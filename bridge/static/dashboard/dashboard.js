@@ -10,7 +10,7 @@
   const charts = {};
   const chartsEl = document.getElementById("charts");
 
-  function chart(id, title, yLabel, names) {
+  function chart(id, title, yLabel, names, yRange) {
     let c = charts[id];
     if (c && c.names.join("\u0000") === names.join("\u0000")) return c;
     if (c) { c.u.destroy(); c.el.remove(); }
@@ -23,7 +23,7 @@
     chartsEl.appendChild(el);
     const opts = {
       width: Math.max(300, el.clientWidth - 10), height: 230,
-      scales: { x: { time: false } },
+      scales: yRange ? { x: { time: false }, y: { range: yRange } } : { x: { time: false } },
       axes: [{ label: "simulated time (s)" }, { label: yLabel }],
       series: [{ label: "t (s)" }].concat(names.map((n, i) => ({
         label: n, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true }))),
@@ -77,7 +77,7 @@
     chart("ran-slice-delay", "Mean packet delay per slice (ms)", "ms", slices);
     push("ran-slice-delay", d.time, slices.map((_, j) => { const m = mean(column(dly, j)); return m === null ? null : m * 1e3; }));
     const sat = d.satisfaction || [];
-    chart("ran-cell-sat", "SLA satisfaction per cell (mean over slices)", "fraction", cells.slice(0, MAX_SERIES));
+    chart("ran-cell-sat", "SLA satisfaction per cell (mean over slices)", "fraction", cells.slice(0, MAX_SERIES), [0, 1.05]);
     push("ran-cell-sat", d.time, sat.slice(0, MAX_SERIES).map((row) => mean(row)));
   }
 
