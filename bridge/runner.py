@@ -159,6 +159,8 @@ def run_scenario(scenario: Scenario, out_base: str | Path | None = None, until: 
     horizon = scenario.duration if until is None else float(until)
     if not 0 < horizon <= MAX_DURATION_S:  # the bound of `duration` holds for --until too
         raise RanemuError(f"--until {horizon:g}: expected a simulated time in (0, {MAX_DURATION_S:g}] s")
+    if horizon != scenario.duration:  # config.yaml then reruns this run (duration is only the horizon)
+        scenario = scenario.model_copy(update={"duration": horizon})
     run_dir = make_run_dir(scenario, out_base)
     agent_bridge = None
     try:

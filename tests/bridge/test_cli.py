@@ -112,6 +112,11 @@ def test_quickstart_runs_and_is_reproducible(tmp_path):
         (run_dir,) = out.iterdir()
         frames.append(pd.read_parquet(run_dir / "traces" / "ran.parquet"))
     pd.testing.assert_frame_equal(frames[0], frames[1])
+    # the run folder's config.yaml reruns the same run: --until became its duration
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["duration"] == 3.0
+    assert main(["run", str(run_dir / "config.yaml"), "--quiet", "--out", str(tmp_path / "again")]) == 0
+    (again,) = (tmp_path / "again").iterdir()
+    pd.testing.assert_frame_equal(frames[0], pd.read_parquet(again / "traces" / "ran.parquet"))
 
 
 def test_agents_a_run_starts_itself_are_attached_before_the_clock_starts(tmp_path):
