@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -276,6 +277,13 @@ def cmd_sweep(args) -> int:
         raise ConfigError("--resume", "", "needs --out DIR, the folder of the sweep to finish")
     options = engine_options(args)
     out = Path(args.out) if args.out else default_out(args.file)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # SIGTERM (a container's stop) and SIGINT (also when a shell started us in the background with
+    # SIGINT ignored) end the sweep the same way: finished rows kept, the resume command printed.
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = run_sweep(args.file, params=args.param or [], policies=policies, out_dir=out,
                            until=args.until, seeds=args.seeds, **options)
@@ -283,6 +291,9 @@ def cmd_sweep(args) -> int:
         print(f"ranemu: sweep interrupted; finished runs are kept in {out}; "
               f"rerun the same command with --resume --out {out} to finish it", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"sweep written to {result.out}")
     if result.failed:
         print(f"ranemu: sweep: {result.results.summary_line()}", file=sys.stderr)
