@@ -538,13 +538,17 @@ def engine_options(args) -> dict[str, Any]:
     """Parsed `add_engine_arguments` options → keyword arguments of `run_jobs`.
 
     The engine is --engine, else ray when a Ray address is given (--address or $RAY_ADDRESS), else
-    local. Raises JobError for --address with --engine local, or a negative --workers.
+    local. Raises JobError for --address with --engine local, a negative --workers, or --workers
+    with a running cluster's address (it would be ignored).
     """
     if args.engine == "local" and args.address:
         raise JobError(f"--address {args.address} is a Ray cluster address; it needs --engine ray")
     if args.workers is not None and args.workers < 0:
         raise JobError(f"--workers must be >= 0, got {args.workers}")
     engine = args.engine or ("ray" if args.address or os.environ.get("RAY_ADDRESS") else "local")
+    if engine == "ray" and args.workers is not None and (args.address or os.environ.get("RAY_ADDRESS")):
+        raise JobError(f"--workers {args.workers} has no effect on a running Ray cluster (its nodes' CPUs decide); "
+                       "drop it, or leave out the address to start a private local Ray with that many CPUs")
     return {"engine": engine, "workers": args.workers, "address": args.address, "resume": args.resume,
             "ship_code": args.ship_code}
 

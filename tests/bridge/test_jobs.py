@@ -127,6 +127,9 @@ def test_engine_options_pick_ray_when_an_address_is_given(monkeypatch):
     assert opts == {"engine": "local", "workers": None, "address": None, "resume": False, "ship_code": False}
     assert engine_options(parser.parse_args(["--address", "auto"]))["engine"] == "ray"
     assert engine_options(parser.parse_args(["--workers", "3", "--resume"]))["workers"] == 3
+    assert engine_options(parser.parse_args(["--engine", "ray", "--workers", "2"]))["workers"] == 2  # private Ray's CPUs
+    with pytest.raises(JobError, match="no effect on a running Ray cluster"):
+        engine_options(parser.parse_args(["--address", "auto", "--workers", "3"]))
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
     assert engine_options(parser.parse_args([]))["engine"] == "ray"
     assert engine_options(parser.parse_args(["--engine", "local"]))["engine"] == "local"
