@@ -34,6 +34,11 @@ log = logging.getLogger("ranemu.ran")
 # Arrivals are generated in batches of at most this many TTIs (bounds their memory).
 ARRIVAL_SEGMENT_TTIS = 1000
 
+# Size guard of one world: UEs, and UE-cell pairs of the link budget (about 10 float64 arrays of
+# that many entries); 200 cells × 25,600 UEs is 5.1e6 links.
+MAX_UES = 2_000_000
+MAX_LINKS = 100_000_000
+
 
 def whole_ttis(period_s: float, tti_s: float, field: str, source: str = "scenario") -> int:
     """`period_s` as a whole number ≥ 1 of TTIs, or a ConfigError naming the field."""
@@ -71,6 +76,12 @@ class RanSubsystem(Subsystem):
             path, _, message = str(exc).partition(": ")
             raise ConfigError(source, path, message) from None
         self.group_size = np.array([s.group_size for s in cfg.slices], dtype=np.int64)
+        n_ues = C * int(self.group_size.sum())
+        if n_ues > MAX_UES or n_ues * C > MAX_LINKS:  # refuse before allocating, not with a MemoryError
+            raise ConfigError(source, "ran.slices[*].group_size",
+                              f"{C} cells × {int(self.group_size.sum())} UEs per cell = {n_ues:,} UEs and "
+                              f"{n_ues * C:,} UE-cell links; at most {MAX_UES:,} UEs and {MAX_LINKS:,} links "
+                              "(each link holds several float64 arrays)")
 
         # UE groups: for each cell, for each slice, group_size UEs (UE order: cell-major, then slice).
         per_cell = np.repeat(np.arange(N), self.group_size)

@@ -37,6 +37,9 @@ CASES = {
                                       "topology.mec.servers: the MEC scenario needs at least one MEC server"),
     "agent process for a missing role": ("quickstart.yaml", {"agents__processes": [{"roles": ["slice/cell7"], "command": ["x"]}]},
                                          "agents.processes[0].roles[0]: no control point 'slice/cell7' in this scenario"),
+    "a world too large to allocate": ("slicing-12cell.yaml", {"ran__slices": [
+        {"name": n, "traffic": {"kind": "full_buffer"}, "group_size": 100_000} for n in ("a", "b", "c", "d")]},
+        "ran.slices[*].group_size: 12 cells × 400000 UEs per cell = 4,800,000 UEs"),
     "unknown in-process policy": ("quickstart.yaml", {"agents__policies": {"slice_partition": "nope"}},
                                   "agents.policies.slice_partition: unknown policy 'nope'"),
 }
