@@ -247,7 +247,7 @@ def test_run_cli_acts_over_the_wire_like_in_process(trained_run, tiny, tmp_path)
     assert code == 0, emu.log()
     remote = [float(r["agent_mean"]) for r in csv.DictReader(open(tmp_path / "remote.csv"))]
     assert len(remote) == 19  # 20 epochs in 2 s, the last one ends the episode
-    env = slicing_parallel_env(tiny, duration=2.0)
+    env = slicing_parallel_env(tiny, overrides={"duration": 2.0})
     try:
         local = td3.serve_remote(env, CellAgents.load(ck))
     finally:
@@ -318,7 +318,7 @@ def test_train_cli_writes_the_paper_metrics_of_both_methods(trained_run):
 
 def test_continuous_world_never_resets(tmp_path):
     short = tiny_slicing(tmp_path / "short.yaml", duration=0.5)  # episodic: 4 steps per world
-    env = slicing_parallel_env(short, **td3.continuous_world())
+    env = slicing_parallel_env(short, overrides=td3.continuous_world())
     try:
         _, info = env.reset(seed=1)
         times = []

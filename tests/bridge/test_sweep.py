@@ -208,5 +208,5 @@ def test_a_ran_sweep_plots_the_slicing_reward_when_there_is_no_objective(tmp_pat
     quick = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml"
     res = run_sweep(quick, ["ran.decision_period_s=0.5,1.0"], ["equal"], out_dir=tmp_path / "out", workers=0,
                     until=1.0, progress=False)
-    rows = pd.read_csv(res.csv)
-    assert len(rows) == 2 and (rows["error"].fillna("") == "").all() and res.plot.stat().st_size > 0
+    rows = pd.read_csv(res.csv, keep_default_na=False)
+    assert len(rows) == 2 and (rows["error"] == "").all() and res.plot.stat().st_size > 0
