@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from emulator.mec.report import draw_assignment  # noqa: E402
+
 # Figure size of a frame: 9.6 × 4.8 inches at 80 dpi → 768 × 384 pixels.
 FIGSIZE_IN = (9.6, 4.8)
 DPI = 80
@@ -76,20 +78,7 @@ def _ran_frame(ran: Any, now: float) -> np.ndarray:
 
 def _mec_frame(mec: Any, now: float) -> np.ndarray:
     fig, ax = plt.subplots(figsize=FIGSIZE_IN, dpi=DPI)
-    geo, a = mec.geo, np.asarray(mec.last_assignment)
-    colours = plt.get_cmap("tab10")
-    for i, (x, y) in enumerate(geo.device_xy):
-        if a[i] > 0:
-            sx, sy = geo.server_xy[a[i] - 1]
-            ax.plot([x, sx], [y, sy], color=colours((a[i] - 1) % 10), lw=0.6, alpha=0.6)
-    local = a == 0
-    ax.scatter(geo.device_xy[local, 0], geo.device_xy[local, 1], s=14, facecolors="none", edgecolors="k",
-               label="IoTD, local")
-    for j in range(mec.num_servers):
-        on = a == j + 1
-        ax.scatter(geo.device_xy[on, 0], geo.device_xy[on, 1], s=14, color=colours(j % 10))
-        ax.scatter(*geo.server_xy[j], s=110, marker="s", color=colours(j % 10), edgecolors="k",
-                   label=f"MEC server {j}" if j < 10 else None)
+    draw_assignment(ax, mec, device_size=14, server_size=110)
     ax.set_aspect("equal")
     ax.set_xlabel("x [m]")
     ax.set_ylabel("y [m]")

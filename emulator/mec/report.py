@@ -19,25 +19,31 @@ def write_report(mec: "MecSubsystem", run_dir: Path) -> list[Path]:
     return [_map(mec, run_dir / "mec_map.png"), _epochs(mec, run_dir / "mec_epochs.png")]
 
 
-def _map(mec: "MecSubsystem", path: Path) -> Path:
-    geo = mec.geo
-    a = mec.last_assignment
-    xmin, xmax, ymin, ymax = mec.area
-    fig, ax = plt.subplots(figsize=(7, 7 * (ymax - ymin) / (xmax - xmin)), dpi=120)
-    ax.add_patch(plt.Rectangle((xmin, ymin), xmax - xmin, ymax - ymin, fill=False, ls="--", ec="0.6"))
+def draw_assignment(ax, mec: "MecSubsystem", device_size: float, server_size: float) -> None:
+    """The assignment in force on `ax`: a line from each offloading IoTD to its server, local IoTDs
+    hollow, servers as squares (tab10 colour per server; legend labels for the first ten)."""
+    geo, a = mec.geo, np.asarray(mec.last_assignment)
     colours = plt.get_cmap("tab10")
     for i, (x, y) in enumerate(geo.device_xy):
         if a[i] > 0:
             sx, sy = geo.server_xy[a[i] - 1]
             ax.plot([x, sx], [y, sy], color=colours((a[i] - 1) % 10), lw=0.6, alpha=0.6)
     local = a == 0
-    ax.scatter(geo.device_xy[local, 0], geo.device_xy[local, 1], s=18, marker="o", facecolors="none",
+    ax.scatter(geo.device_xy[local, 0], geo.device_xy[local, 1], s=device_size, marker="o", facecolors="none",
                edgecolors="k", label="IoTD, local")
     for j in range(mec.num_servers):
         on = a == j + 1
-        ax.scatter(geo.device_xy[on, 0], geo.device_xy[on, 1], s=18, color=colours(j % 10))
-        ax.scatter(*geo.server_xy[j], s=140, marker="s", color=colours(j % 10), edgecolors="k",
+        ax.scatter(geo.device_xy[on, 0], geo.device_xy[on, 1], s=device_size, color=colours(j % 10))
+        ax.scatter(*geo.server_xy[j], s=server_size, marker="s", color=colours(j % 10), edgecolors="k",
                    label=f"MEC server {j}" if j < 10 else None)
+
+
+def _map(mec: "MecSubsystem", path: Path) -> Path:
+    geo = mec.geo
+    xmin, xmax, ymin, ymax = mec.area
+    fig, ax = plt.subplots(figsize=(7, 7 * (ymax - ymin) / (xmax - xmin)), dpi=120)
+    ax.add_patch(plt.Rectangle((xmin, ymin), xmax - xmin, ymax - ymin, fill=False, ls="--", ec="0.6"))
+    draw_assignment(ax, mec, device_size=18, server_size=140)
     ax.scatter(geo.site_xy[:, 0], geo.site_xy[:, 1], s=60, marker="^", color="none", edgecolors="k", label="site")
     ax.set_title(f"MEC assignment at step {max(mec.step - 1, 0)} (policy {mec.policy_name})")
     ax.set_xlabel("x [m]")
